@@ -1,0 +1,60 @@
+/* cpu_internal.h: the CPU backend's context and kernel entry points. */
+#ifndef JC_CPU_INTERNAL_H
+#define JC_CPU_INTERNAL_H
+
+#include "../jc_internal.h"
+#include "gemm.h"
+#include "threadpool.h"
+
+typedef struct {
+    jc_threadpool *pool;
+    int nthreads;
+    jc_gemm_impl gemm;
+    float *scratch; /* im2col blocks; kernels run one at a time */
+    size_t scratch_floats;
+    jc_graph *graph; /* the graph being computed (seed, training flag) */
+} jc_cpu_ctx;
+
+static inline float *jc_cpu_data(const jc_tensor *t)
+{
+    while (t->view_of)
+        t = t->view_of;
+    return (float *)((char *)t->buf->impl + t->offset);
+}
+
+/* Scratch of at least n floats, or NULL. */
+float *jc_cpu_scratch(jc_cpu_ctx *c, size_t n);
+
+/* Run fn over [0, n) split across the pool, or inline when the work is small
+ * (cost = rough operations per item) so tiny tensors skip the wake-ups. */
+typedef void (*jc_range_fn)(void *arg, long lo, long hi);
+void jc_cpu_parallel(jc_cpu_ctx *c, long n, double cost, jc_range_fn fn, void *arg);
+
+/* Kernels: compute node t from its sources. */
+jc_status jc_cpu_matmul(jc_cpu_ctx *c, jc_tensor *t);
+jc_status jc_cpu_conv1d(jc_cpu_ctx *c, jc_tensor *t);
+jc_status jc_cpu_conv1d_bwd_input(jc_cpu_ctx *c, jc_tensor *t);
+jc_status jc_cpu_conv1d_bwd_weight(jc_cpu_ctx *c, jc_tensor *t);
+void jc_cpu_binary(jc_cpu_ctx *c, jc_tensor *t);
+void jc_cpu_unary(jc_cpu_ctx *c, jc_tensor *t);
+void jc_cpu_unary_grad(jc_cpu_ctx *c, jc_tensor *t);
+void jc_cpu_scale(jc_cpu_ctx *c, jc_tensor *t);
+void jc_cpu_dropout(jc_cpu_ctx *c, jc_tensor *t);
+void jc_cpu_adamw(jc_cpu_ctx *c, jc_tensor *t);
+void jc_cpu_ema(jc_cpu_ctx *c, jc_tensor *t);
+void jc_cpu_reduce(jc_cpu_ctx *c, jc_tensor *t); /* SUM and MAX */
+void jc_cpu_permute(jc_cpu_ctx *c, jc_tensor *t);
+void jc_cpu_expand(jc_cpu_ctx *c, jc_tensor *t);
+void jc_cpu_slice(jc_cpu_ctx *c, jc_tensor *t);
+void jc_cpu_pad(jc_cpu_ctx *c, jc_tensor *t);
+void jc_cpu_pad_reflect_grad(jc_cpu_ctx *c, jc_tensor *t);
+void jc_cpu_concat(jc_cpu_ctx *c, jc_tensor *t);
+void jc_cpu_frames(jc_cpu_ctx *c, jc_tensor *t);
+void jc_cpu_frames_grad(jc_cpu_ctx *c, jc_tensor *t);
+
+/* Scalar definitions shared by the kernels and the tests' references. */
+float jc_unary_value(int kind, float x, float p0, float p1);
+float jc_unary_derivative(int kind, float x, float y, float p0, float p1);
+float jc_binary_value(int kind, float a, float b);
+
+#endif

@@ -1,0 +1,313 @@
+/* k_conv.c: batched matmul and the three convolution kernels.
+ * Convolutions are im2col/col2im over blocks of time + GEMM, so memory for
+ * the column matrix stays bounded however long the signal; depthwise
+ * convolutions (one channel per group) use a direct loop instead. */
+#include <string.h>
+
+#include "cpu_internal.h"
+
+/* --------------------------------------------------------------- matmul */
+
+typedef struct {
+    jc_cpu_ctx *c;
+    jc_tensor *t;
+    const float *a, *b;
+    float *y;
+    int M, N, K, ta, tb;
+    int64_t a_step, b_step; /* elements between batch items, 0 = shared */
+} matmul_job;
+
+static void matmul_one(matmul_job *j, long i, jc_threadpool *tp, jc_gemm_impl impl)
+{
+    int lda = j->ta ? j->M : j->K, ldb = j->tb ? j->K : j->N;
+    jc_sgemm(impl, tp, j->ta, j->tb, j->M, j->N, j->K, 1.0f, j->a + i * j->a_step, lda, j->b + i * j->b_step, ldb,
+             0.0f, j->y + (int64_t)i * j->M * j->N, j->N);
+}
+
+static void matmul_batch_range(void *p, long lo, long hi)
+{
+    matmul_job *j = p;
+    for (long i = lo; i < hi; i++) /* one thread per batch item: our own kernel, single-threaded */
+        matmul_one(j, i, NULL, JC_GEMM_OWN);
+}
+
+jc_status jc_cpu_matmul(jc_cpu_ctx *c, jc_tensor *t)
+{
+    const jc_tensor *a = t->src[0], *b = t->src[1];
+    matmul_job j = {c, t, jc_cpu_data(a), jc_cpu_data(b), jc_cpu_data(t), 0, 0, 0, t->ip[0], t->ip[1], 0, 0};
+    j.M = (int)t->shape[t->ndim - 2];
+    j.N = (int)t->shape[t->ndim - 1];
+    j.K = (int)(j.ta ? a->shape[a->ndim - 2] : a->shape[a->ndim - 1]);
+    long batch = (long)(jc_tensor_nelem(t) / ((int64_t)j.M * j.N));
+    j.a_step = a->ndim > 2 ? (int64_t)j.M * j.K : 0;
+    j.b_step = b->ndim > 2 ? (int64_t)j.K * j.N : 0;
+    double flops = 2.0 * j.M * j.N * j.K;
+    /* many small products (attention heads): spread the batch over threads;
+     * few large ones: let the GEMM use every thread */
+    if (batch >= c->nthreads && flops < 4e6)
+        jc_cpu_parallel(c, batch, flops, matmul_batch_range, &j);
+    else
+        for (long i = 0; i < batch; i++)
+            matmul_one(&j, i, c->pool, c->gemm);
+    return JC_OK;
+}
+
+/* ----------------------------------------------------------- convolution */
+
+typedef struct {
+    int B, Cin, Cout, G, K, stride, pad_l, dil;
+    int64_t Tin, Tout;
+} conv_geom;
+
+static conv_geom geom_of(const jc_tensor *x, const jc_tensor *y, const jc_tensor *w, const jc_tensor *t)
+{
+    conv_geom g = {(int)x->shape[0], (int)x->shape[1], (int)y->shape[1], t->ip[4], (int)w->shape[2],
+                   t->ip[0], t->ip[1], t->ip[3], x->shape[2], y->shape[2]};
+    return g;
+}
+
+/* Columns per im2col block: enough for GEMM efficiency, bounded memory. */
+static int64_t block_len(const conv_geom *g)
+{
+    int64_t rows = (int64_t)(g->Cin / g->G) * g->K;
+    int64_t len = (4 << 20) / (rows > 0 ? rows : 1); /* ~16 MiB of floats */
+    if (len < 64)
+        len = 64;
+    len = len / 64 * 64;
+    return len < g->Tout ? len : g->Tout;
+}
+
+/* col[(ci*K + k) * n + j] = x[ci, (t0+j)*stride - pad + k*dil] (0 outside) */
+static void im2col(const conv_geom *g, const float *x, int cin, int64_t t0, int64_t n, float *col)
+{
+    for (int ci = 0; ci < cin; ci++)
+        for (int k = 0; k < g->K; k++) {
+            float *dst = col + ((int64_t)ci * g->K + k) * n;
+            const float *src = x + (int64_t)ci * g->Tin;
+            int64_t off = k * g->dil - g->pad_l;
+            for (int64_t j = 0; j < n; j++) {
+                int64_t ti = (t0 + j) * g->stride + off;
+                dst[j] = (ti >= 0 && ti < g->Tin) ? src[ti] : 0.0f;
+            }
+        }
+}
+
+static void col2im_add(const conv_geom *g, const float *col, int cin, int64_t t0, int64_t n, float *x)
+{
+    for (int ci = 0; ci < cin; ci++)
+        for (int k = 0; k < g->K; k++) {
+            const float *src = col + ((int64_t)ci * g->K + k) * n;
+            float *dst = x + (int64_t)ci * g->Tin;
+            int64_t off = k * g->dil - g->pad_l;
+            for (int64_t j = 0; j < n; j++) {
+                int64_t ti = (t0 + j) * g->stride + off;
+                if (ti >= 0 && ti < g->Tin)
+                    dst[ti] += src[j];
+            }
+        }
+}
+
+static int is_depthwise(const conv_geom *g) { return g->G == g->Cin && g->G == g->Cout; }
+
+/* Depthwise kernels: one (batch, channel) row per work item. */
+typedef struct {
+    const conv_geom *g;
+    const float *x, *w, *bias, *dy;
+    float *y;
+} dw_job;
+
+static void dw_forward_range(void *p, long lo, long hi)
+{
+    dw_job *j = p;
+    const conv_geom *g = j->g;
+    for (long r = lo; r < hi; r++) {
+        int c = (int)(r % g->Cin);
+        const float *x = j->x + r * g->Tin, *w = j->w + (int64_t)c * g->K;
+        float *y = j->y + r * g->Tout;
+        float b = j->bias ? j->bias[c] : 0.0f;
+        for (int64_t t = 0; t < g->Tout; t++) {
+            float s = b;
+            int64_t base = t * g->stride - g->pad_l;
+            for (int k = 0; k < g->K; k++) {
+                int64_t ti = base + (int64_t)k * g->dil;
+                if (ti >= 0 && ti < g->Tin)
+                    s += w[k] * x[ti];
+            }
+            y[t] = s;
+        }
+    }
+}
+
+static void dw_bwd_input_range(void *p, long lo, long hi)
+{
+    dw_job *j = p; /* y = dx [B, C, Tin]; dy [B, C, Tout] */
+    const conv_geom *g = j->g;
+    for (long r = lo; r < hi; r++) {
+        int c = (int)(r % g->Cin);
+        const float *dy = j->dy + r * g->Tout, *w = j->w + (int64_t)c * g->K;
+        float *dx = j->y + r * g->Tin;
+        float b = j->bias ? j->bias[c] : 0.0f;
+        for (int64_t i = 0; i < g->Tin; i++)
+            dx[i] = b;
+        for (int64_t t = 0; t < g->Tout; t++) {
+            int64_t base = t * g->stride - g->pad_l;
+            for (int k = 0; k < g->K; k++) {
+                int64_t ti = base + (int64_t)k * g->dil;
+                if (ti >= 0 && ti < g->Tin)
+                    dx[ti] += w[k] * dy[t];
+            }
+        }
+    }
+}
+
+static void dw_bwd_weight_range(void *p, long lo, long hi)
+{
+    dw_job *j = p; /* y = dw [C, 1, K]; sums over the batch in a fixed order */
+    const conv_geom *g = j->g;
+    for (long c = lo; c < hi; c++)
+        for (int k = 0; k < g->K; k++) {
+            double s = 0;
+            for (int b = 0; b < g->B; b++) {
+                const float *x = j->x + ((int64_t)b * g->Cin + c) * g->Tin;
+                const float *dy = j->dy + ((int64_t)b * g->Cin + c) * g->Tout;
+                for (int64_t t = 0; t < g->Tout; t++) {
+                    int64_t ti = t * g->stride - g->pad_l + (int64_t)k * g->dil;
+                    if (ti >= 0 && ti < g->Tin)
+                        s += (double)dy[t] * x[ti];
+                }
+            }
+            j->y[c * g->K + k] = (float)s;
+        }
+}
+
+static void add_bias(float *y, const float *bias, int C, int64_t T)
+{
+    for (int c = 0; c < C; c++)
+        for (int64_t t = 0; t < T; t++)
+            y[(int64_t)c * T + t] += bias[c];
+}
+
+jc_status jc_cpu_conv1d(jc_cpu_ctx *c, jc_tensor *t)
+{
+    const jc_tensor *x = t->src[0], *w = t->src[1], *bias = t->src[2];
+    conv_geom g = geom_of(x, t, w, t);
+    const float *xd = jc_cpu_data(x), *wd = jc_cpu_data(w), *bd = bias ? jc_cpu_data(bias) : NULL;
+    float *yd = jc_cpu_data(t);
+    if (is_depthwise(&g)) {
+        dw_job j = {&g, xd, wd, bd, NULL, yd};
+        jc_cpu_parallel(c, (long)g.B * g.Cin, (double)(g.Tout * g.K), dw_forward_range, &j);
+        return JC_OK;
+    }
+    int cin = g.Cin / g.G, cout = g.Cout / g.G, rows = cin * g.K;
+    int direct = g.K == 1 && g.stride == 1 && g.pad_l == 0 && g.Tout == g.Tin; /* x is its own column matrix */
+    int64_t blk = block_len(&g);
+    float *col = direct ? NULL : jc_cpu_scratch(c, (size_t)rows * (size_t)blk);
+    if (!direct && !col)
+        return JC_ERR_NOMEM;
+    for (int b = 0; b < g.B; b++)
+        for (int gi = 0; gi < g.G; gi++) {
+            const float *xg = xd + ((int64_t)b * g.Cin + (int64_t)gi * cin) * g.Tin;
+            const float *wg = wd + (int64_t)gi * cout * rows;
+            float *yg = yd + ((int64_t)b * g.Cout + (int64_t)gi * cout) * g.Tout;
+            if (direct) {
+                jc_sgemm(c->gemm, c->pool, 0, 0, cout, (int)g.Tout, rows, 1.0f, wg, rows, xg, (int)g.Tin, 0.0f, yg,
+                         (int)g.Tout);
+                continue;
+            }
+            for (int64_t t0 = 0; t0 < g.Tout; t0 += blk) {
+                int64_t n = g.Tout - t0 < blk ? g.Tout - t0 : blk;
+                im2col(&g, xg, cin, t0, n, col);
+                jc_sgemm(c->gemm, c->pool, 0, 0, cout, (int)n, rows, 1.0f, wg, rows, col, (int)n, 0.0f, yg + t0,
+                         (int)g.Tout);
+            }
+        }
+    if (bd)
+        for (int b = 0; b < g.B; b++)
+            add_bias(yd + (int64_t)b * g.Cout * g.Tout, bd, g.Cout, g.Tout);
+    return JC_OK;
+}
+
+jc_status jc_cpu_conv1d_bwd_input(jc_cpu_ctx *c, jc_tensor *t)
+{
+    /* t = dx [B, Cin, Tin]; src: dy [B, Cout, Tout], w [Cout, Cin/G, K] */
+    const jc_tensor *dy = t->src[0], *w = t->src[1], *bias = t->src[2];
+    conv_geom g = geom_of(t, dy, w, t);
+    const float *dyd = jc_cpu_data(dy), *wd = jc_cpu_data(w), *bd = bias ? jc_cpu_data(bias) : NULL;
+    float *dxd = jc_cpu_data(t);
+    if (is_depthwise(&g)) {
+        dw_job j = {&g, NULL, wd, bd, dyd, dxd};
+        jc_cpu_parallel(c, (long)g.B * g.Cin, (double)(g.Tout * g.K), dw_bwd_input_range, &j);
+        return JC_OK;
+    }
+    int cin = g.Cin / g.G, cout = g.Cout / g.G, rows = cin * g.K;
+    int direct = g.K == 1 && g.stride == 1 && g.pad_l == 0 && g.Tout == g.Tin;
+    int64_t blk = block_len(&g);
+    float *col = direct ? NULL : jc_cpu_scratch(c, (size_t)rows * (size_t)blk);
+    if (!direct && !col)
+        return JC_ERR_NOMEM;
+    if (!direct)
+        memset(dxd, 0, jc_tensor_bytes(t));
+    for (int b = 0; b < g.B; b++)
+        for (int gi = 0; gi < g.G; gi++) {
+            const float *dyg = dyd + ((int64_t)b * g.Cout + (int64_t)gi * cout) * g.Tout;
+            const float *wg = wd + (int64_t)gi * cout * rows;
+            float *dxg = dxd + ((int64_t)b * g.Cin + (int64_t)gi * cin) * g.Tin;
+            if (direct) { /* dx = W^T dy */
+                jc_sgemm(c->gemm, c->pool, 1, 0, rows, (int)g.Tout, cout, 1.0f, wg, rows, dyg, (int)g.Tout, 0.0f,
+                         dxg, (int)g.Tin);
+                continue;
+            }
+            for (int64_t t0 = 0; t0 < g.Tout; t0 += blk) {
+                int64_t n = g.Tout - t0 < blk ? g.Tout - t0 : blk;
+                jc_sgemm(c->gemm, c->pool, 1, 0, rows, (int)n, cout, 1.0f, wg, rows, dyg + t0, (int)g.Tout, 0.0f, col,
+                         (int)n);
+                col2im_add(&g, col, cin, t0, n, dxg);
+            }
+        }
+    if (bd)
+        for (int b = 0; b < g.B; b++)
+            add_bias(dxd + (int64_t)b * g.Cin * g.Tin, bd, g.Cin, g.Tin);
+    return JC_OK;
+}
+
+jc_status jc_cpu_conv1d_bwd_weight(jc_cpu_ctx *c, jc_tensor *t)
+{
+    /* t = dw [Cout, Cin/G, K]; src: x [B, Cin, Tin], dy [B, Cout, Tout] */
+    const jc_tensor *x = t->src[0], *dy = t->src[1];
+    conv_geom g = geom_of(x, dy, t, t);
+    const float *xd = jc_cpu_data(x), *dyd = jc_cpu_data(dy);
+    float *dwd = jc_cpu_data(t);
+    if (is_depthwise(&g)) {
+        dw_job j = {&g, xd, NULL, NULL, dyd, dwd};
+        jc_cpu_parallel(c, g.Cin, (double)(g.B * g.Tout * g.K), dw_bwd_weight_range, &j);
+        return JC_OK;
+    }
+    int cin = g.Cin / g.G, cout = g.Cout / g.G, rows = cin * g.K;
+    int direct = g.K == 1 && g.stride == 1 && g.pad_l == 0 && g.Tout == g.Tin;
+    int64_t blk = block_len(&g);
+    float *col = direct ? NULL : jc_cpu_scratch(c, (size_t)rows * (size_t)blk);
+    if (!direct && !col)
+        return JC_ERR_NOMEM;
+    for (int gi = 0; gi < g.G; gi++) {
+        float *dwg = dwd + (int64_t)gi * cout * rows;
+        int first = 1;
+        for (int b = 0; b < g.B; b++) {
+            const float *xg = xd + ((int64_t)b * g.Cin + (int64_t)gi * cin) * g.Tin;
+            const float *dyg = dyd + ((int64_t)b * g.Cout + (int64_t)gi * cout) * g.Tout;
+            if (direct) { /* dW += dy x^T */
+                jc_sgemm(c->gemm, c->pool, 0, 1, cout, rows, (int)g.Tout, 1.0f, dyg, (int)g.Tout, xg, (int)g.Tin,
+                         first ? 0.0f : 1.0f, dwg, rows);
+                first = 0;
+                continue;
+            }
+            for (int64_t t0 = 0; t0 < g.Tout; t0 += blk) {
+                int64_t n = g.Tout - t0 < blk ? g.Tout - t0 : blk;
+                im2col(&g, xg, cin, t0, n, col);
+                jc_sgemm(c->gemm, c->pool, 0, 1, cout, rows, (int)n, 1.0f, dyg + t0, (int)g.Tout, col, (int)n,
+                         first ? 0.0f : 1.0f, dwg, rows);
+                first = 0;
+            }
+        }
+    }
+    return JC_OK;
+}

@@ -1,0 +1,856 @@
+/* test-ops.c: every operation's forward result against a plain reference
+ * computed here in double precision, on odd shapes. */
+#include <stdio.h>
+
+#include "testutil.h"
+
+#define MAXIN 4
+
+typedef struct {
+    int n;
+    int ndim[MAXIN];
+    int64_t shape[MAXIN][4];
+    float lo, hi; /* input value range */
+} inputs;
+
+typedef jc_tensor *(*build_fn)(jc_graph *g, jc_tensor **in, const void *ctx);
+typedef void (*ref_fn)(float **in, const inputs *spec, const void *ctx, double *out, const jc_tensor *y);
+
+static jc_backend *be;
+static jc_rng rng;
+
+/* Build op(inputs), run it, compare with ref. */
+static void check(const char *name, const inputs *spec, build_fn build, ref_fn ref, const void *ctx, double tol)
+{
+    jc_error err = {0};
+    jc_graph *g = jc_graph_new(be);
+    jc_tensor *in[MAXIN];
+    float *data[MAXIN];
+    for (int i = 0; i < spec->n; i++) {
+        in[i] = jc_input(g, "in", spec->ndim[i], spec->shape[i]);
+        data[i] = tu_random(&rng, tu_numel(spec->ndim[i], spec->shape[i]), spec->lo, spec->hi);
+    }
+    jc_tensor *y = build(g, in, ctx);
+    if (y)
+        jc_graph_output(g, y);
+    jc_status s = jc_graph_build(g, &err);
+    for (int i = 0; s == JC_OK && i < spec->n; i++)
+        s = jc_tensor_set(in[i], data[i], &err);
+    if (s == JC_OK)
+        s = jc_graph_compute(g, &err);
+    if (s != JC_OK) {
+        tap_ok(0, "forward %s (%s)", name, err.msg);
+    } else {
+        int64_t n = jc_tensor_nelem(y);
+        float *got = malloc((size_t)n * sizeof *got);
+        double *want = calloc((size_t)n, sizeof *want);
+        jc_tensor_get(y, got, &err);
+        ref(data, spec, ctx, want, y);
+        double e = tu_rel_err(got, want, n);
+        if (!tap_ok(e <= tol, "forward %s (rel err %.2e)", name, e))
+            tap_diag("tolerance %.1e", tol);
+        free(got);
+        free(want);
+    }
+    for (int i = 0; i < spec->n; i++)
+        free(data[i]);
+    jc_graph_free(g);
+}
+
+/* ---------------------------------------------------------------- matmul */
+
+typedef struct {
+    int ta, tb;
+} mm_ctx;
+
+static jc_tensor *build_mm(jc_graph *g, jc_tensor **in, const void *c)
+{
+    const mm_ctx *m = c;
+    return jc_matmul(g, in[0], in[1], m->ta, m->tb);
+}
+
+static void ref_mm(float **in, const inputs *s, const void *c, double *out, const jc_tensor *y)
+{
+    const mm_ctx *m = c;
+    int nda = s->ndim[0], ndb = s->ndim[1];
+    int64_t M = jc_tensor_dim(y, -2), N = jc_tensor_dim(y, -1);
+    int64_t K = m->ta ? s->shape[0][nda - 2] : s->shape[0][nda - 1];
+    int64_t batch = jc_tensor_nelem(y) / (M * N);
+    int64_t sa = nda > 2 ? M * K : 0, sb = ndb > 2 ? K * N : 0;
+    for (int64_t b = 0; b < batch; b++)
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++) {
+                double acc = 0;
+                for (int64_t k = 0; k < K; k++) {
+                    double av = m->ta ? in[0][b * sa + k * M + i] : in[0][b * sa + i * K + k];
+                    double bv = m->tb ? in[1][b * sb + j * K + k] : in[1][b * sb + k * N + j];
+                    acc += av * bv;
+                }
+                out[(b * M + i) * N + j] = acc;
+            }
+}
+
+static void test_matmul(void)
+{
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            mm_ctx c = {ta, tb};
+            int64_t M = 13, K = 7, N = 19;
+            inputs s = {2, {3, 2}, {{3, ta ? K : M, ta ? M : K}, {tb ? N : K, tb ? K : N}}, -1, 1};
+            char name[64];
+            snprintf(name, sizeof name, "matmul batched x shared ta=%d tb=%d", ta, tb);
+            check(name, &s, build_mm, ref_mm, &c, 1e-5);
+            inputs s2 = {2, {4, 4}, {{2, 3, ta ? K : M, ta ? M : K}, {2, 3, tb ? N : K, tb ? K : N}}, -1, 1};
+            snprintf(name, sizeof name, "matmul 4-D batched ta=%d tb=%d", ta, tb);
+            check(name, &s2, build_mm, ref_mm, &c, 1e-5);
+        }
+    mm_ctx c = {0, 0};
+    inputs big = {2, {2, 2}, {{67, 131}, {131, 45}}, -1, 1};
+    check("matmul 67x131x45", &big, build_mm, ref_mm, &c, 1e-5);
+}
+
+/* ----------------------------------------------------------- convolution */
+
+typedef struct {
+    jc_conv_params p;
+    int bias, out_extra;
+} conv_ctx;
+
+static jc_tensor *build_conv(jc_graph *g, jc_tensor **in, const void *c)
+{
+    const conv_ctx *cc = c;
+    return jc_conv1d(g, in[0], in[1], cc->bias ? in[2] : NULL, cc->p);
+}
+
+static void ref_conv(float **in, const inputs *s, const void *c, double *out, const jc_tensor *y)
+{
+    const conv_ctx *cc = c;
+    int64_t B = s->shape[0][0], Cin = s->shape[0][1], T = s->shape[0][2];
+    int64_t Cout = s->shape[1][0], K = s->shape[1][2], To = jc_tensor_dim(y, 2);
+    int G = cc->p.groups;
+    int64_t cin_g = Cin / G, cout_g = Cout / G;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t co = 0; co < Cout; co++)
+            for (int64_t t = 0; t < To; t++) {
+                double acc = cc->bias ? in[2][co] : 0;
+                int64_t gi = co / cout_g;
+                for (int64_t ci = 0; ci < cin_g; ci++)
+                    for (int64_t k = 0; k < K; k++) {
+                        int64_t ti = t * cc->p.stride - cc->p.pad_left + k * cc->p.dilation;
+                        if (ti >= 0 && ti < T)
+                            acc += (double)in[1][(co * cin_g + ci) * K + k] * in[0][(b * Cin + gi * cin_g + ci) * T + ti];
+                    }
+                out[(b * Cout + co) * To + t] = acc;
+            }
+}
+
+static jc_tensor *build_convt(jc_graph *g, jc_tensor **in, const void *c)
+{
+    const conv_ctx *cc = c;
+    return jc_conv_transpose1d(g, in[0], in[1], cc->bias ? in[2] : NULL, cc->p, cc->out_extra);
+}
+
+static void ref_convt(float **in, const inputs *s, const void *c, double *out, const jc_tensor *y)
+{
+    const conv_ctx *cc = c;
+    int64_t B = s->shape[0][0], Cin = s->shape[0][1], T = s->shape[0][2];
+    int64_t cout_g = s->shape[1][1], K = s->shape[1][2], To = jc_tensor_dim(y, 2);
+    int G = cc->p.groups;
+    int64_t Cout = cout_g * G, cin_g = Cin / G;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t co = 0; co < Cout; co++)
+            for (int64_t t = 0; t < To; t++)
+                out[(b * Cout + co) * To + t] = cc->bias ? in[2][co] : 0;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t ci = 0; ci < Cin; ci++)
+            for (int64_t s_ = 0; s_ < T; s_++)
+                for (int64_t j = 0; j < cout_g; j++)
+                    for (int64_t k = 0; k < K; k++) {
+                        int64_t t = s_ * cc->p.stride - cc->p.pad_left + k * cc->p.dilation;
+                        int64_t co = (ci / cin_g) * cout_g + j;
+                        if (t >= 0 && t < To)
+                            out[(b * Cout + co) * To + t] += (double)in[0][(b * Cin + ci) * T + s_] * in[1][(ci * cout_g + j) * K + k];
+                    }
+}
+
+static void test_conv(void)
+{
+    struct {
+        const char *name;
+        int B, Cin, Cout, T, K;
+        jc_conv_params p;
+        int bias;
+    } cases[] = {
+        {"k3 pad1", 2, 5, 7, 37, 3, {1, 1, 1, 1, 1}, 1},
+        {"stride3 asym pad", 2, 5, 6, 41, 6, {3, 2, 4, 1, 1}, 1},
+        {"dilation5", 1, 4, 3, 50, 3, {1, 5, 5, 5, 1}, 0},
+        {"groups3", 2, 6, 9, 23, 5, {2, 2, 2, 1, 3}, 1},
+        {"depthwise k31", 2, 6, 6, 45, 31, {1, 15, 15, 1, 6}, 1},
+        {"depthwise stride2", 1, 4, 4, 33, 4, {2, 2, 1, 1, 4}, 0},
+        {"1x1", 3, 9, 11, 17, 1, {1, 0, 0, 1, 1}, 1},
+        {"long blocked", 1, 3, 4, 40000, 7, {1, 3, 3, 1, 1}, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        conv_ctx c = {cases[i].p, cases[i].bias, 0};
+        inputs s = {3,
+                    {3, 3, 1},
+                    {{cases[i].B, cases[i].Cin, cases[i].T},
+                     {cases[i].Cout, cases[i].Cin / cases[i].p.groups, cases[i].K},
+                     {cases[i].Cout}},
+                    -1,
+                    1};
+        char name[96];
+        snprintf(name, sizeof name, "conv1d %s", cases[i].name);
+        check(name, &s, build_conv, ref_conv, &c, 1e-5);
+    }
+    struct {
+        const char *name;
+        int B, Cin, Cout, T, K, extra;
+        jc_conv_params p;
+    } tcases[] = {
+        {"stride4 k8 pad2 extra1", 2, 6, 5, 11, 8, 1, {4, 2, 2, 1, 1}},
+        {"stride5 k10 pad3", 1, 3, 4, 9, 10, 0, {5, 3, 3, 1, 1}},
+        {"stride1 k3", 2, 4, 4, 13, 3, 0, {1, 1, 1, 1, 1}},
+        {"groups2 stride2", 1, 4, 6, 10, 4, 1, {2, 1, 1, 1, 2}},
+        {"depthwise stride3 dil2", 1, 5, 5, 7, 3, 2, {3, 1, 1, 2, 5}},
+    };
+    for (size_t i = 0; i < sizeof tcases / sizeof tcases[0]; i++) {
+        conv_ctx c = {tcases[i].p, 1, tcases[i].extra};
+        inputs s = {3,
+                    {3, 3, 1},
+                    {{tcases[i].B, tcases[i].Cin, tcases[i].T},
+                     {tcases[i].Cin, tcases[i].Cout / tcases[i].p.groups, tcases[i].K},
+                     {tcases[i].Cout}},
+                    -1,
+                    1};
+        char name[96];
+        snprintf(name, sizeof name, "conv_transpose1d %s", tcases[i].name);
+        check(name, &s, build_convt, ref_convt, &c, 1e-5);
+    }
+}
+
+static jc_tensor *build_conv2d(jc_graph *g, jc_tensor **in, const void *c)
+{
+    (void)c;
+    return jc_conv2d_k1(g, in[0], in[1], in[2], (jc_conv_params){3, 2, 2, 1, 1});
+}
+
+static void ref_conv2d(float **in, const inputs *s, const void *c, double *out, const jc_tensor *y)
+{
+    (void)c;
+    int64_t B = s->shape[0][0], C = s->shape[0][1], H = s->shape[0][2], W = s->shape[0][3];
+    int64_t Co = s->shape[1][0], K = s->shape[1][2], Ho = jc_tensor_dim(y, 2);
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t co = 0; co < Co; co++)
+            for (int64_t h = 0; h < Ho; h++)
+                for (int64_t w = 0; w < W; w++) {
+                    double acc = in[2][co];
+                    for (int64_t ci = 0; ci < C; ci++)
+                        for (int64_t k = 0; k < K; k++) {
+                            int64_t hi = h * 3 - 2 + k;
+                            if (hi >= 0 && hi < H)
+                                acc += (double)in[1][(co * C + ci) * K + k] * in[0][((b * C + ci) * H + hi) * W + w];
+                        }
+                    out[((b * Co + co) * Ho + h) * W + w] = acc;
+                }
+}
+
+/* ------------------------------------------------- elementwise and unary */
+
+typedef struct {
+    int kind; /* index into the table below */
+} bin_ctx;
+
+static jc_tensor *(*const bin_ops[])(jc_graph *, jc_tensor *, jc_tensor *) = {jc_add, jc_sub, jc_mul, jc_div,
+                                                                             jc_minimum, jc_maximum};
+static const char *const bin_names[] = {"add", "sub", "mul", "div", "minimum", "maximum"};
+
+static jc_tensor *build_bin(jc_graph *g, jc_tensor **in, const void *c)
+{
+    return bin_ops[((const bin_ctx *)c)->kind](g, in[0], in[1]);
+}
+
+static double bin_ref(int kind, double a, double b)
+{
+    switch (kind) {
+    case 0: return a + b;
+    case 1: return a - b;
+    case 2: return a * b;
+    case 3: return a / b;
+    case 4: return a < b ? a : b;
+    default: return a > b ? a : b;
+    }
+}
+
+/* numpy broadcasting index of output element i in an input of rank nd */
+static int64_t bcast_index(int64_t i, const jc_tensor *y, int nd, const int64_t *shape)
+{
+    int64_t idx = 0, stride = 1;
+    for (int ax = jc_tensor_ndim(y) - 1, ai = nd - 1; ax >= 0; ax--, ai--) {
+        int64_t coord = i % jc_tensor_dim(y, ax);
+        i /= jc_tensor_dim(y, ax);
+        if (ai >= 0) {
+            if (shape[ai] != 1)
+                idx += coord * stride;
+            stride *= shape[ai];
+        }
+    }
+    return idx;
+}
+
+static void ref_bin(float **in, const inputs *s, const void *c, double *out, const jc_tensor *y)
+{
+    int kind = ((const bin_ctx *)c)->kind;
+    for (int64_t i = 0; i < jc_tensor_nelem(y); i++)
+        out[i] = bin_ref(kind, in[0][bcast_index(i, y, s->ndim[0], s->shape[0])],
+                         in[1][bcast_index(i, y, s->ndim[1], s->shape[1])]);
+}
+
+static void test_binary(void)
+{
+    inputs shapes[] = {
+        {2, {3, 3}, {{2, 3, 5}, {2, 3, 5}}, 0.5f, 2},
+        {2, {3, 2}, {{4, 1, 7}, {3, 1}}, 0.5f, 2},
+        {2, {1, 4}, {{1}, {2, 3, 1, 5}}, 0.5f, 2},
+        {2, {4, 3}, {{2, 3, 4, 5}, {3, 1, 5}}, 0.5f, 2},
+    };
+    for (int k = 0; k < 6; k++)
+        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+            bin_ctx c = {k};
+            char name[64];
+            snprintf(name, sizeof name, "%s broadcast case %zu", bin_names[k], si);
+            check(name, &shapes[si], build_bin, ref_bin, &c, 1e-6);
+        }
+}
+
+typedef struct {
+    const char *name;
+    jc_tensor *(*op)(jc_graph *, jc_tensor *);
+    double (*ref)(double);
+    float lo, hi;
+} unary_case;
+
+static double r_sqr(double x) { return x * x; }
+static double r_sigmoid(double x) { return 1 / (1 + exp(-x)); }
+static double r_softplus(double x) { return x > 20 ? x : log1p(exp(x)); }
+static double r_gelu(double x) { return 0.5 * x * (1 + erf(x / sqrt(2.0))); }
+static double r_silu(double x) { return x / (1 + exp(-x)); }
+static double r_recip(double x) { return 1 / x; }
+static jc_tensor *leaky(jc_graph *g, jc_tensor *a) { return jc_leaky_relu(g, a, 0.1f); }
+static double r_leaky(double x) { return x > 0 ? x : 0.1 * x; }
+static jc_tensor *clampf(jc_graph *g, jc_tensor *a) { return jc_clamp(g, a, -0.5f, 0.7f); }
+static double r_clamp(double x) { return x < -0.5 ? -0.5 : (x > 0.7 ? 0.7 : x); }
+static jc_tensor *scale_op(jc_graph *g, jc_tensor *a) { return jc_scale(g, a, -1.5f, 0.25f); }
+static double r_scale(double x) { return -1.5 * x + 0.25; }
+static jc_tensor *stopg(jc_graph *g, jc_tensor *a) { return jc_stop_gradient(g, a); }
+static double r_ident(double x) { return x; }
+
+static const unary_case unary_cases[] = {
+    {"exp", jc_exp, exp, -3, 3},          {"log", jc_log, log, 0.01f, 5},
+    {"sin", jc_sin, sin, -6, 6},          {"cos", jc_cos, cos, -6, 6},
+    {"sqr", jc_sqr, r_sqr, -3, 3},        {"sqrt", jc_sqrt, sqrt, 0, 9},
+    {"abs", jc_abs, fabs, -3, 3},         {"tanh", jc_tanh, tanh, -4, 4},
+    {"sigmoid", jc_sigmoid, r_sigmoid, -30, 30}, {"softplus", jc_softplus, r_softplus, -30, 30},
+    {"gelu", jc_gelu, r_gelu, -5, 5},     {"silu", jc_silu, r_silu, -8, 8},
+    {"leaky_relu", leaky, r_leaky, -3, 3}, {"clamp", clampf, r_clamp, -2, 2},
+    {"reciprocal", jc_reciprocal, r_recip, 0.2f, 4}, {"scale", scale_op, r_scale, -3, 3},
+    {"stop_gradient", stopg, r_ident, -3, 3},
+};
+
+static jc_tensor *build_unary(jc_graph *g, jc_tensor **in, const void *c)
+{
+    return ((const unary_case *)c)->op(g, in[0]);
+}
+
+static void ref_unary(float **in, const inputs *s, const void *c, double *out, const jc_tensor *y)
+{
+    (void)s;
+    for (int64_t i = 0; i < jc_tensor_nelem(y); i++)
+        out[i] = ((const unary_case *)c)->ref(in[0][i]);
+}
+
+static void test_unary(void)
+{
+    for (size_t i = 0; i < sizeof unary_cases / sizeof unary_cases[0]; i++) {
+        inputs s = {1, {3}, {{3, 17, 29}}, unary_cases[i].lo, unary_cases[i].hi};
+        check(unary_cases[i].name, &s, build_unary, ref_unary, &unary_cases[i], 2e-6);
+    }
+}
+
+/* ------------------------------------------------------------ reductions */
+
+typedef struct {
+    int which; /* 0 sum 1 mean 2 var 3 max 4 logsumexp 5 softmax 6 softmax masked */
+    int axis;
+} red_ctx;
+
+static jc_tensor *build_red(jc_graph *g, jc_tensor **in, const void *c)
+{
+    const red_ctx *r = c;
+    switch (r->which) {
+    case 0: return jc_sum(g, in[0], r->axis);
+    case 1: return jc_mean(g, in[0], r->axis);
+    case 2: return jc_var(g, in[0], r->axis);
+    case 3: return jc_max(g, in[0], r->axis);
+    case 4: return jc_logsumexp(g, in[0], r->axis);
+    case 5: return jc_softmax(g, in[0], r->axis, NULL);
+    default: return jc_softmax(g, in[0], r->axis, in[1]);
+    }
+}
+
+static void ref_red(float **in, const inputs *s, const void *c, double *out, const jc_tensor *y)
+{
+    (void)y;
+    const red_ctx *r = c;
+    int nd = s->ndim[0];
+    int ax = r->axis < 0 ? r->axis + nd : r->axis;
+    int64_t outer = 1, inner = 1, n = s->shape[0][ax];
+    for (int i = 0; i < ax; i++)
+        outer *= s->shape[0][i];
+    for (int i = ax + 1; i < nd; i++)
+        inner *= s->shape[0][i];
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            const float *x = in[0] + o * n * inner + i;
+            double sum = 0, sq = 0, mx = -INFINITY;
+            for (int64_t k = 0; k < n; k++) {
+                sum += x[k * inner];
+                if (x[k * inner] > mx)
+                    mx = x[k * inner];
+            }
+            double mean = sum / n, lse = 0;
+            for (int64_t k = 0; k < n; k++) {
+                sq += (x[k * inner] - mean) * (x[k * inner] - mean);
+                lse += exp(x[k * inner] - mx);
+            }
+            double vals[5] = {sum, mean, sq / n, mx, mx + log(lse)};
+            if (r->which < 5) {
+                out[o * inner + i] = vals[r->which];
+                continue;
+            }
+            /* softmax, masked entries (mask broadcast over outer) excluded */
+            double z = 0;
+            for (int64_t k = 0; k < n; k++) {
+                int keep = r->which == 5 || in[1][k * inner + i] > 0.5f;
+                z += keep ? exp(x[k * inner] - mx) : 0;
+            }
+            for (int64_t k = 0; k < n; k++) {
+                int keep = r->which == 5 || in[1][k * inner + i] > 0.5f;
+                out[(o * n + k) * inner + i] = keep ? exp(x[k * inner] - mx) / z : 0;
+            }
+        }
+}
+
+static void test_reductions(void)
+{
+    static const char *names[] = {"sum", "mean", "var", "max", "logsumexp", "softmax"};
+    for (int w = 0; w < 6; w++)
+        for (int axis = -3; axis < 3; axis += 2) {
+            red_ctx c = {w, axis};
+            inputs s = {1, {3}, {{5, 7, 9}}, -3, 3};
+            char name[64];
+            snprintf(name, sizeof name, "%s axis %d", names[w], axis);
+            check(name, &s, build_red, ref_red, &c, 2e-6);
+        }
+}
+
+/* --------------------------------------------------------- normalisation */
+
+static jc_tensor *build_ln(jc_graph *g, jc_tensor **in, const void *c)
+{
+    (void)c;
+    return jc_layer_norm(g, in[0], in[1], in[2], 1e-5f);
+}
+
+static void ref_ln(float **in, const inputs *s, const void *c, double *out, const jc_tensor *y)
+{
+    (void)c;
+    (void)y;
+    int64_t C = s->shape[0][s->ndim[0] - 1], rows = tu_numel(s->ndim[0], s->shape[0]) / C;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *x = in[0] + r * C;
+        double m = 0, v = 0;
+        for (int64_t k = 0; k < C; k++)
+            m += x[k];
+        m /= C;
+        for (int64_t k = 0; k < C; k++)
+            v += (x[k] - m) * (x[k] - m);
+        v /= C;
+        for (int64_t k = 0; k < C; k++)
+            out[r * C + k] = (x[k] - m) / sqrt(v + 1e-5) * in[1][k] + in[2][k];
+    }
+}
+
+typedef struct {
+    int masked;
+} gn_ctx;
+
+static jc_tensor *build_gn(jc_graph *g, jc_tensor **in, const void *c)
+{
+    const gn_ctx *gc = c;
+    return jc_group_norm1(g, in[0], gc->masked ? in[3] : NULL, in[1], in[2], 1e-5f);
+}
+
+static void ref_gn(float **in, const inputs *s, const void *c, double *out, const jc_tensor *y)
+{
+    (void)y;
+    const gn_ctx *gc = c;
+    int64_t B = s->shape[0][0], C = s->shape[0][1], T = s->shape[0][2];
+    for (int64_t b = 0; b < B; b++) {
+        double m = 0, v = 0, cnt = 0;
+        for (int64_t ch = 0; ch < C; ch++)
+            for (int64_t t = 0; t < T; t++)
+                if (!gc->masked || in[3][b * T + t] > 0.5f) {
+                    m += in[0][(b * C + ch) * T + t];
+                    cnt++;
+                }
+        m /= cnt;
+        for (int64_t ch = 0; ch < C; ch++)
+            for (int64_t t = 0; t < T; t++)
+                if (!gc->masked || in[3][b * T + t] > 0.5f)
+                    v += (in[0][(b * C + ch) * T + t] - m) * (in[0][(b * C + ch) * T + t] - m);
+        v /= cnt;
+        for (int64_t ch = 0; ch < C; ch++)
+            for (int64_t t = 0; t < T; t++) {
+                int keep = !gc->masked || in[3][b * T + t] > 0.5f;
+                double xh = (in[0][(b * C + ch) * T + t] - m) / sqrt(v + 1e-5);
+                out[(b * C + ch) * T + t] = keep ? xh * in[1][ch] + in[2][ch] : 0;
+            }
+    }
+}
+
+/* A mask input drawn in [0,1] is binarised by the reference at 0.5; the
+ * graph needs exact 0/1, so masks go through this rounding builder. */
+static jc_tensor *binarise(jc_graph *g, jc_tensor *m)
+{
+    return jc_fsq_index(g, jc_scale(g, m, 2, -1), jc_scalar_constant(g, 2));
+}
+
+static jc_tensor *build_gn_masked(jc_graph *g, jc_tensor **in, const void *c)
+{
+    (void)c;
+    return jc_group_norm1(g, in[0], binarise(g, in[3]), in[1], in[2], 1e-5f);
+}
+
+static jc_tensor *build_softmax_masked(jc_graph *g, jc_tensor **in, const void *c)
+{
+    (void)c;
+    return jc_softmax(g, in[0], 1, binarise(g, in[1]));
+}
+
+static jc_tensor *build_glu(jc_graph *g, jc_tensor **in, const void *c)
+{
+    (void)c;
+    return jc_glu(g, in[0], 1);
+}
+
+static void ref_glu(float **in, const inputs *s, const void *c, double *out, const jc_tensor *y)
+{
+    (void)c;
+    (void)y;
+    int64_t B = s->shape[0][0], C = s->shape[0][1] / 2, T = s->shape[0][2];
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t ch = 0; ch < C; ch++)
+            for (int64_t t = 0; t < T; t++)
+                out[(b * C + ch) * T + t] = in[0][(b * 2 * C + ch) * T + t] /
+                                            (1 + exp(-(double)in[0][(b * 2 * C + C + ch) * T + t]));
+}
+
+static void test_norms(void)
+{
+    inputs s = {3, {3, 1, 1}, {{2, 5, 11}, {11}, {11}}, -2, 2};
+    check("layer_norm", &s, build_ln, ref_ln, NULL, 2e-5);
+    gn_ctx plain = {0};
+    inputs gs = {4, {3, 1, 1, 3}, {{3, 5, 17}, {5}, {5}, {3, 1, 17}}, -2, 2};
+    check("group_norm1", &gs, build_gn, ref_gn, &plain, 2e-5);
+    gn_ctx masked = {1};
+    gs.lo = 0;
+    gs.hi = 1;
+    check("group_norm1 masked", &gs, build_gn_masked, ref_gn, &masked, 2e-5);
+    red_ctx c = {6, 1};
+    inputs ms = {2, {3, 2}, {{5, 7, 3}, {7, 3}}, 0.0f, 1.0f};
+    check("softmax masked binarised", &ms, build_softmax_masked, ref_red, &c, 2e-6);
+    inputs gl = {1, {3}, {{2, 8, 9}}, -3, 3};
+    check("glu", &gl, build_glu, ref_glu, NULL, 2e-6);
+}
+
+/* ---------------------------------------------------------------- layout */
+
+typedef struct {
+    int which;
+} lay_ctx;
+
+static jc_tensor *build_layout(jc_graph *g, jc_tensor **in, const void *c)
+{
+    switch (((const lay_ctx *)c)->which) {
+    case 0: return jc_pad(g, in[0], 2, 3, 4, JC_PAD_ZERO);
+    case 1: return jc_pad(g, in[0], -1, 4, 5, JC_PAD_REFLECT);
+    case 2: return jc_slice(g, in[0], 1, 2, 3);
+    case 3: return jc_concat(g, in[0], in[1], 1);
+    case 4: return jc_permute(g, in[0], (int[]){2, 0, 1});
+    case 5: return jc_transpose(g, in[0], 0, 2);
+    case 6: return jc_expand(g, jc_slice(g, in[0], 1, 1, 1), 4, (int64_t[]){2, 3, 5, 7});
+    case 7: return jc_reshape(g, in[0], 2, (int64_t[]){15, 7});
+    default: return jc_pad(g, in[0], 1, 2, 1, JC_PAD_REFLECT);
+    }
+}
+
+static void ref_layout(float **in, const inputs *s, const void *c, double *out, const jc_tensor *y)
+{
+    int which = ((const lay_ctx *)c)->which;
+    /* input [3, 5, 7] (second input [3, 2, 7] for concat) */
+    (void)s;
+    int64_t n = jc_tensor_nelem(y);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t d2 = jc_tensor_dim(y, -1), d1 = jc_tensor_dim(y, -2);
+        int64_t k = i % d2, j = (i / d2) % d1, a = i / (d2 * d1);
+        double v = 0;
+        switch (which) {
+        case 0: v = (k >= 3 && k < 10) ? in[0][(a * 5 + j) * 7 + k - 3] : 0; break;
+        case 1: {
+            int64_t p = k - 4;
+            if (p < 0) p = -p;
+            if (p > 6) p = 12 - p;
+            v = in[0][(a * 5 + j) * 7 + p];
+            break;
+        }
+        case 2: v = in[0][(a * 5 + j + 2) * 7 + k]; break;
+        case 3: v = j < 5 ? in[0][(a * 5 + j) * 7 + k] : in[1][(a * 2 + j - 5) * 7 + k]; break;
+        case 4: v = in[0][(j * 5 + k) * 7 + a]; break;         /* y[a,j,k] = x[j,k,a] */
+        case 5: v = in[0][(k * 5 + j) * 7 + a]; break;         /* y[a,j,k] = x[k,j,a] */
+        case 6: v = in[0][((i / (5 * 7)) % 3 * 5 + 1) * 7 + k]; break; /* x[:,1:2,:] broadcast */
+        case 7: v = in[0][i]; break;
+        default: {
+            int64_t p = j - 2;
+            if (p < 0) p = -p;
+            if (p > 4) p = 8 - p;
+            v = in[0][(a * 5 + p) * 7 + k];
+            break;
+        }
+        }
+        out[i] = v;
+    }
+}
+
+static void test_layout(void)
+{
+    static const char *names[] = {"pad zero", "pad reflect last axis", "slice", "concat", "permute",
+                                  "transpose", "expand", "reshape", "pad reflect middle axis"};
+    for (int w = 0; w < 9; w++) {
+        lay_ctx c = {w};
+        inputs s = {2, {3, 3}, {{3, 5, 7}, {3, 2, 7}}, -1, 1};
+        check(names[w], &s, build_layout, ref_layout, &c, 0);
+    }
+}
+
+/* ------------------------------------------------- pooling, STFT, losses */
+
+static jc_tensor *build_pool(jc_graph *g, jc_tensor **in, const void *c)
+{
+    (void)c;
+    return jc_avg_pool1d(g, in[0], 4, 2, 2);
+}
+
+static void ref_pool(float **in, const inputs *s, const void *c, double *out, const jc_tensor *y)
+{
+    (void)c;
+    int64_t rows = s->shape[0][0] * s->shape[0][1], T = s->shape[0][2], To = jc_tensor_dim(y, 2);
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t t = 0; t < To; t++) {
+            double acc = 0;
+            for (int k = 0; k < 4; k++) {
+                int64_t ti = t * 2 - 2 + k;
+                if (ti >= 0 && ti < T)
+                    acc += in[0][r * T + ti];
+            }
+            out[r * To + t] = acc / 4; /* padding counts as zeros */
+        }
+}
+
+typedef struct {
+    int n_fft, hop;
+} stft_ctx;
+
+static jc_tensor *build_stft(jc_graph *g, jc_tensor **in, const void *c)
+{
+    const stft_ctx *sc = c;
+    return jc_stft_magnitude(g, in[0], sc->n_fft, sc->hop);
+}
+
+static void ref_stft(float **in, const inputs *s, const void *c, double *out, const jc_tensor *y)
+{
+    const stft_ctx *sc = c;
+    int64_t B = s->shape[0][0], T = s->shape[0][1], F = jc_tensor_dim(y, 1), bins = sc->n_fft / 2 + 1;
+    int half = sc->n_fft / 2;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t f = 0; f < F; f++)
+            for (int64_t k = 0; k < bins; k++) {
+                double re = 0, im = 0;
+                for (int n = 0; n < sc->n_fft; n++) {
+                    int64_t p = f * sc->hop + n - half; /* reflect padding */
+                    if (p < 0) p = -p;
+                    if (p >= T) p = 2 * (T - 1) - p;
+                    double w = 0.5 - 0.5 * cos(2 * M_PI * n / sc->n_fft);
+                    double ang = 2 * M_PI * (double)k * n / sc->n_fft;
+                    re += w * in[0][b * T + p] * cos(ang);
+                    im -= w * in[0][b * T + p] * sin(ang);
+                }
+                out[(b * F + f) * bins + k] = sqrt(re * re + im * im + 1e-9);
+            }
+}
+
+typedef struct {
+    int mse, masked;
+} loss_ctx;
+
+static jc_tensor *build_loss(jc_graph *g, jc_tensor **in, const void *c)
+{
+    const loss_ctx *l = c;
+    jc_tensor *mask = l->masked ? binarise(g, in[2]) : NULL;
+    return l->mse ? jc_mse_loss(g, in[0], in[1], mask) : jc_l1_loss(g, in[0], in[1], mask);
+}
+
+static void ref_loss(float **in, const inputs *s, const void *c, double *out, const jc_tensor *y)
+{
+    (void)y;
+    const loss_ctx *l = c;
+    int64_t n = tu_numel(s->ndim[0], s->shape[0]), T = s->shape[0][2];
+    double acc = 0, cnt = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t b = i / (s->shape[0][1] * T), t = i % T;
+        if (l->masked && !(in[2][b * T + t] > 0.5f))
+            continue;
+        double d = (double)in[0][i] - in[1][i];
+        acc += l->mse ? d * d : fabs(d);
+        cnt++;
+    }
+    out[0] = acc / cnt;
+}
+
+static jc_tensor *build_fsq(jc_graph *g, jc_tensor **in, const void *c)
+{
+    int index = *(const int *)c;
+    float lv[3] = {4, 5, 8};
+    jc_tensor *levels = jc_constant(g, "levels", 2, (int64_t[]){3, 1}, lv);
+    jc_tensor *z = jc_tanh(g, in[0]);
+    return index ? jc_fsq_index(g, z, levels) : jc_fsq_quantize(g, z, levels);
+}
+
+static void ref_fsq(float **in, const inputs *s, const void *c, double *out, const jc_tensor *y)
+{
+    (void)s;
+    int index = *(const int *)c;
+    const double lv[3] = {4, 5, 8};
+    for (int64_t i = 0; i < jc_tensor_nelem(y); i++) {
+        double L = lv[(i / jc_tensor_dim(y, 2)) % 3];
+        double z = tanhf(in[0][i]);
+        double k = floor((z + 1) * L / 2);
+        if (k < 0) k = 0;
+        if (k > L - 1) k = L - 1;
+        out[i] = index ? k : (2 * k + 1 - L) / L;
+    }
+}
+
+static void test_misc(void)
+{
+    inputs ps = {1, {3}, {{2, 3, 21}}, -1, 1};
+    check("avg_pool1d k4 s2 p2", &ps, build_pool, ref_pool, NULL, 1e-6);
+    stft_ctx sc[] = {{16, 4}, {64, 16}, {128, 32}};
+    for (int i = 0; i < 3; i++) {
+        inputs ss = {1, {2}, {{2, 301}}, -1, 1};
+        char name[64];
+        snprintf(name, sizeof name, "stft_magnitude n_fft %d hop %d", sc[i].n_fft, sc[i].hop);
+        check(name, &ss, build_stft, ref_stft, &sc[i], 2e-5);
+    }
+    for (int mse = 0; mse < 2; mse++)
+        for (int masked = 0; masked < 2; masked++) {
+            loss_ctx l = {mse, masked};
+            inputs ls = {3, {3, 3, 3}, {{2, 3, 13}, {2, 3, 13}, {2, 1, 13}}, 0, 1};
+            char name[64];
+            snprintf(name, sizeof name, "%s loss%s", mse ? "mse" : "l1", masked ? " masked" : "");
+            check(name, &ls, build_loss, ref_loss, &l, 1e-6);
+        }
+    for (int index = 0; index < 2; index++) {
+        inputs fs = {1, {3}, {{2, 3, 50}}, -3, 3};
+        check(index ? "fsq_index levels 4,5,8" : "fsq_quantize levels 4,5,8", &fs, build_fsq, ref_fsq, &index, 1e-7);
+    }
+    inputs cs = {3, {4, 3, 1}, {{2, 3, 10, 4}, {5, 3, 4}, {5}}, -1, 1};
+    check("conv2d_k1 stride3 pad2", &cs, build_conv2d, ref_conv2d, NULL, 1e-5);
+}
+
+/* Dropout: statistics, scaling, reproducibility and evaluation mode. */
+static void test_dropout(void)
+{
+    jc_error err = {0};
+    int64_t n = 20000;
+    float *ones = malloc((size_t)n * sizeof *ones), *a = malloc((size_t)n * sizeof *a),
+          *b = malloc((size_t)n * sizeof *b);
+    for (int64_t i = 0; i < n; i++)
+        ones[i] = 1;
+    jc_graph *g = jc_graph_new(be);
+    jc_tensor *x = jc_input(g, "x", 1, &n);
+    jc_tensor *y = jc_dropout(g, x, 0.3f);
+    jc_graph_output(g, y);
+    tu_check(jc_graph_build(g, &err), &err, "build");
+    jc_tensor_set(x, ones, &err);
+    jc_graph_set_seed(g, 7);
+    jc_graph_compute(g, &err);
+    jc_tensor_get(y, a, &err);
+    int64_t zeros = 0, scaled = 0;
+    for (int64_t i = 0; i < n; i++) {
+        zeros += a[i] == 0;
+        scaled += fabsf(a[i] - 1 / 0.7f) < 1e-6f;
+    }
+    double frac = (double)zeros / n;
+    tap_ok(fabs(frac - 0.3) < 0.02 && zeros + scaled == n, "dropout p=0.3 drops %.3f, keeps scaled by 1/(1-p)", frac);
+    jc_graph_compute(g, &err);
+    jc_tensor_get(y, b, &err);
+    tap_ok(memcmp(a, b, (size_t)n * sizeof *a) == 0, "dropout same seed gives the same mask");
+    jc_graph_set_seed(g, 8);
+    jc_graph_compute(g, &err);
+    jc_tensor_get(y, b, &err);
+    tap_ok(memcmp(a, b, (size_t)n * sizeof *a) != 0, "dropout new seed gives a new mask");
+    jc_graph_set_training(g, 0);
+    jc_graph_compute(g, &err);
+    jc_tensor_get(y, b, &err);
+    tap_ok(memcmp(ones, b, (size_t)n * sizeof *a) == 0, "dropout is identity in evaluation mode");
+    jc_graph_free(g);
+    free(ones);
+    free(a);
+    free(b);
+}
+
+/* Recording errors are values: a bad shape fails the graph with a message. */
+static void test_errors(void)
+{
+    jc_error err = {0};
+    jc_graph *g = jc_graph_new(be);
+    jc_tensor *a = jc_input(g, "a", 2, (int64_t[]){3, 4});
+    jc_tensor *b = jc_input(g, "b", 2, (int64_t[]){5, 6});
+    jc_tensor *c = jc_matmul(g, a, b, 0, 0);
+    jc_tensor *d = jc_add(g, c, a); /* NULL propagates */
+    jc_status s = jc_graph_build(g, &err);
+    tap_ok(c == NULL && d == NULL && s == JC_ERR_INVALID && strstr(err.msg, "inner sizes"),
+           "shape mismatch is reported at build (%s)", err.msg);
+    jc_graph_free(g);
+    jc_backend *none = jc_backend_open("no-such-backend", NULL, &err);
+    tap_ok(none == NULL && err.code == JC_ERR_UNSUPPORTED, "unknown backend is an error value (%s)", err.msg);
+}
+
+int main(void)
+{
+    be = tu_backend();
+    jc_rng_seed(&rng, 1234);
+    test_matmul();
+    test_conv();
+    test_binary();
+    test_unary();
+    test_reductions();
+    test_norms();
+    test_layout();
+    test_misc();
+    test_dropout();
+    test_errors();
+    jc_backend_free(be);
+    return tap_done();
+}

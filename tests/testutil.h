@@ -1,0 +1,63 @@
+/* testutil.h: small helpers shared by the compute tests. */
+#ifndef JC_TESTUTIL_H
+#define JC_TESTUTIL_H
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jc.h"
+#include "tap.h"
+
+/* The backend under test: JC_TEST_BACKEND (default cpu). */
+static inline jc_backend *tu_backend(void)
+{
+    const char *name = getenv("JC_TEST_BACKEND");
+    jc_error err = {0};
+    jc_backend *be = jc_backend_open(name ? name : "cpu", NULL, &err);
+    if (!be) {
+        printf("Bail out! cannot open backend: %s\n", err.msg);
+        exit(1);
+    }
+    return be;
+}
+
+static inline float *tu_random(jc_rng *r, int64_t n, float lo, float hi)
+{
+    float *v = malloc((size_t)n * sizeof *v);
+    for (int64_t i = 0; i < n; i++)
+        v[i] = lo + (hi - lo) * (float)jc_rng_uniform(r);
+    return v;
+}
+
+static inline int64_t tu_numel(int ndim, const int64_t *shape)
+{
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++)
+        n *= shape[i];
+    return n;
+}
+
+/* max |a-b| / (1 + max |b|): relative to the reference's scale */
+static inline double tu_rel_err(const float *a, const double *ref, int64_t n)
+{
+    double m = 0, scale = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - ref[i]);
+        if (!(d <= m)) /* NaN propagates */
+            m = d;
+        if (fabs(ref[i]) > scale)
+            scale = fabs(ref[i]);
+    }
+    return m / (1.0 + scale);
+}
+
+static inline void tu_check(jc_status s, const jc_error *err, const char *what)
+{
+    if (s != JC_OK) {
+        printf("Bail out! %s: %s\n", what, err->msg);
+        exit(1);
+    }
+}
+
+#endif
