@@ -147,10 +147,14 @@ static unsigned char *read_file(const char *path, size_t *n)
     size_t cap = 1 << 16, len = 0;
     unsigned char *buf = malloc(cap);
     size_t got;
-    while ((got = fread(buf + len, 1, cap - len, f)) > 0) {
+    while (buf && (got = fread(buf + len, 1, cap - len, f)) > 0) {
         len += got;
-        if (len == cap)
-            buf = realloc(buf, cap *= 2);
+        if (len == cap) {
+            unsigned char *bigger = realloc(buf, cap *= 2);
+            if (!bigger)
+                free(buf);
+            buf = bigger;
+        }
     }
     fclose(f);
     *n = len;

@@ -77,7 +77,7 @@ typedef struct {
     const char *name;
     int mr, nr;
     int kc;  /* K slice: A micro-panel mr*kc floats should sit well inside L1 */
-    int nc;  /* B block kc*nc floats should sit inside L2 */
+    int bblock; /* floats in a packed B block (kc x nc): sized to sit in L2 */
     int mcb; /* A block mcb*kc floats: L3-sized */
     kernel_fn kern;
     const kernel_fn *kern_rows; /* [r]: tile of only r < mr rows; NULL if none */
@@ -275,7 +275,7 @@ static const kernel_fn kern_avx512_rows[AVX512_MR + 1] = {
 /* Rows [i0, i0+mc) and K range [k0, k0+kc) of op(A) into MR-row micro-panels:
  * panel p holds, for each k, the MR values op(A)[i0+p*MR+r][k0+k]. Rows past
  * mc are zero so the kernel can always run full tiles. */
-static void pack_a_generic(const gemm_job *j, float *dst, long i0, long mc, long k0, long kc)
+__attribute__((noinline)) static void pack_a_generic(const gemm_job *j, float *dst, long i0, long mc, long k0, long kc)
 {
     const int mr = j->kd->mr;
     for (long p = 0; p < mc; p += mr) {
@@ -389,29 +389,33 @@ __attribute__((target("avx512f"))) static void pack_a_avx512(const gemm_job *j, 
                                                              long k0, long kc)
 {
     const __mmask16 panel = low_mask16(AVX512_MR);
+    if (j->trans_a) {
+        /* op(A) rows are columns of A: walk each row of A once across all
+         * panels, a sequential stream, rather than panel by panel, which
+         * would touch a new cache line and page for every k. */
+        for (long k = 0; k < kc; k++) {
+            const float *s = j->A + (size_t)(k0 + k) * j->lda + i0;
+            float *d = dst + k * AVX512_MR;
+            for (long p = 0; p < mc; p += AVX512_MR, d += (size_t)AVX512_MR * kc)
+                _mm512_mask_storeu_ps(d, panel, _mm512_maskz_loadu_ps(low_mask16(mc - p), s + p));
+        }
+        return;
+    }
     for (long p = 0; p < mc; p += AVX512_MR) {
         long rows = mc - p < AVX512_MR ? mc - p : AVX512_MR;
-        if (j->trans_a) {
-            const __mmask16 rm = low_mask16(rows);
-            const float *src = j->A + (size_t)k0 * j->lda + i0 + p;
-            for (long k = 0; k < kc; k++)
-                _mm512_mask_storeu_ps(dst + k * AVX512_MR, panel,
-                                      _mm512_maskz_loadu_ps(rm, src + (size_t)k * j->lda));
-        } else {
-            const float *src = j->A + (size_t)(i0 + p) * j->lda + k0;
-            __m512 r[16];
-            /* Panels are packed just before use, so nothing else hides the
-             * memory latency of these 14 short row pieces: fetch the next
-             * panel's rows while this one is transposed. */
-            const float *next = src + (size_t)AVX512_MR * j->lda;
-            for (long k = 0; k < kc; k += 16) {
-                long kn = kc - k < 16 ? kc - k : 16;
-                for (int i = 0; i < AVX512_MR; i++)
-                    _mm_prefetch((const char *)(next + (size_t)i * j->lda + k), _MM_HINT_T0);
-                load_transposed(r, src, j->lda, rows, k, kn);
-                for (long kk = 0; kk < kn; kk++)
-                    _mm512_mask_storeu_ps(dst + (k + kk) * AVX512_MR, panel, r[kk]);
-            }
+        const float *src = j->A + (size_t)(i0 + p) * j->lda + k0;
+        /* Panels are packed just before use, so nothing else hides the
+         * memory latency of these 14 short row pieces: fetch the next
+         * panel's rows while this one is transposed. */
+        const float *next = src + (size_t)AVX512_MR * j->lda;
+        __m512 r[16];
+        for (long k = 0; k < kc; k += 16) {
+            long kn = kc - k < 16 ? kc - k : 16;
+            for (int i = 0; i < AVX512_MR; i++)
+                _mm_prefetch((const char *)(next + (size_t)i * j->lda + k), _MM_HINT_T0);
+            load_transposed(r, src, j->lda, rows, k, kn);
+            for (long kk = 0; kk < kn; kk++)
+                _mm512_mask_storeu_ps(dst + (k + kk) * AVX512_MR, panel, r[kk]);
         }
         dst += (size_t)AVX512_MR * kc;
     }
@@ -469,10 +473,10 @@ __attribute__((target("avx512f"))) static void pack_b_avx512(const gemm_job *j, 
 enum { ISA_GENERIC = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
 
 static const kernel_desc kernels[] = {
-    [ISA_GENERIC] = {"generic", GEN_MR, GEN_NR, 256, 512, 1024, kern_generic, NULL, pack_a_generic, pack_b_generic},
+    [ISA_GENERIC] = {"generic", GEN_MR, GEN_NR, 256, 256 * 512, 1024, kern_generic, NULL, pack_a_generic, pack_b_generic},
 #ifdef JC_GEMM_X86
-    [ISA_AVX2] = {"avx2", AVX2_MR, AVX2_NR, 384, 384, 2048, kern_avx2, NULL, pack_a_generic, pack_b_generic},
-    [ISA_AVX512] = {"avx512", AVX512_MR, AVX512_NR, 384, 448, 2048, kern_avx512_14, kern_avx512_rows, pack_a_avx512, pack_b_avx512},
+    [ISA_AVX2] = {"avx2", AVX2_MR, AVX2_NR, 384, 384 * 384, 2048, kern_avx2, NULL, pack_a_generic, pack_b_generic},
+    [ISA_AVX512] = {"avx512", AVX512_MR, AVX512_NR, 384, 384 * 448, 2048, kern_avx512_14, kern_avx512_rows, pack_a_avx512, pack_b_avx512},
 #endif
 };
 
@@ -514,7 +518,7 @@ static const kernel_desc *pick_kernel(void)
     static kernel_desc tuned;
     tuned = kernels[isa];
     if (getenv("KC")) tuned.kc = atoi(getenv("KC"));
-    if (getenv("NC")) tuned.nc = atoi(getenv("NC"));
+    if (getenv("NC")) tuned.bblock = atoi(getenv("NC"));
     if (getenv("MCB")) tuned.mcb = atoi(getenv("MCB"));
     return &tuned;
 #endif
@@ -567,11 +571,15 @@ static void gemm_rect(const gemm_job *j, long r0, long r1, long q0, long q1)
         return;
     }
     const long mcb = balanced_block(r1 - r0, kd->mcb, mr);
-    const long ncb = balanced_block(q1 - q0, kd->nc, nr);
+    /* A short K slice leaves room for a wider B block in L2. */
+    const long ncb = balanced_block(q1 - q0, (kd->bblock / kcmax) / nr * nr > nr ? (kd->bblock / kcmax) / nr * nr : nr, nr);
     /* With a single column block each A micro-panel is used once, right
      * after packing, so one L1-sized panel is all the buffer needed. */
     const int one_jc = q1 - q0 <= ncb;
-    float *abuf = alloc_aligned((size_t)(one_jc ? mr : mcb) * kcmax);
+    /* Packing op(A) = A^T panel by panel is a strided walk; it is done for
+     * the whole block up front instead (see pack_a_avx512). */
+    const int a_upfront = j->trans_a;
+    float *abuf = alloc_aligned((size_t)(one_jc && !a_upfront ? mr : mcb) * kcmax);
     float *bbuf = alloc_aligned((size_t)ncb * kcmax);
     if (!abuf || !bbuf) {
         /* Out of memory for packing: still produce the right answer. */
@@ -592,16 +600,18 @@ static void gemm_rect(const gemm_job *j, long r0, long r1, long q0, long q1)
         for (long pc = 0; pc < K; pc += kcmax) {
             const long kc = min_l(kcmax, K - pc);
             const float beta = pc == 0 ? j->beta : 1.0f;
+            if (a_upfront)
+                kd->pack_a(j, abuf, ic, mc, pc, kc);
             for (long jc = q0; jc < q1; jc += ncb) {
                 const long nc = min_l(ncb, q1 - jc);
                 kd->pack_b(j, bbuf, pc, kc, jc, nc);
                 for (long ir = 0; ir < mc; ir += mr) {
                     const long rows = min_l(mr, mc - ir);
-                    float *ap = one_jc ? abuf : abuf + ir * kc;
+                    float *ap = one_jc && !a_upfront ? abuf : abuf + ir * kc;
                     /* A is packed panel by panel during the first column
                      * block, just before its first use, so it is still in
                      * L1 when the kernel reads it. */
-                    if (jc == q0)
+                    if (jc == q0 && !a_upfront)
                         kd->pack_a(j, ap, ic + ir, rows, pc, kc);
                     const kernel_fn kern = rows == mr ? kd->kern : kd->kern_rows ? kd->kern_rows[rows] : NULL;
                     float *crow = j->C + (size_t)(ic + ir) * j->ldc + jc;
@@ -704,7 +714,7 @@ void jc_sgemm_own(jc_threadpool *tp, int trans_a, int trans_b, int M, int N, int
     int nth = jc_threadpool_size(tp);
     /* Below a few micro-tiles per thread the wake-up costs more than it
      * saves. */
-    if ((double)M * N * (j.K ? j.K : 1) < 65536.0)
+    if ((double)M * N * (j.K ? j.K : 1) < 2097152.0)
         nth = 1;
     choose_grid(&j, nth);
     if (nth == 1)

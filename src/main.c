@@ -1,0 +1,42 @@
+/* main.c: the jepatok command-line tool: one subcommand per job. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "config.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: jepatok COMMAND [OPTIONS]\n"
+            "\n"
+            "Speech tokenizer: 24 kHz speech <-> 47.5 tokens/s (640 bit/s).\n"
+            "\n"
+            "commands:\n"
+            "  bench      measure the compute layer (GEMM, convolutions, memory planning)\n"
+            "\n"
+            "  jepatok COMMAND --help   options of a command\n"
+            "  jepatok --version        print the version\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("jepatok %s\n", PACKAGE_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "bench") == 0)
+        return jt_cmd_bench(argc - 1, argv + 1);
+    fprintf(stderr, "jepatok: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}
