@@ -6,7 +6,7 @@
  * graph.  Nothing here knows about speech.
  *
  * Life cycle of a computation:
- *   be = jc_backend_open("cpu", &err);
+ *   be = jc_backend_open("cpu", NULL, &err);
  *   st = jc_store_new(be);                 persistent tensors (parameters)
  *   w  = jc_store_param(st, "w", 2, (int64_t[]){4, 3}, &err);
  *   g  = jc_graph_new(be);
@@ -318,22 +318,28 @@ jc_status jc_ema_append(jc_graph *g, jc_store *target, jc_store *online, float d
 
 /* ------------------------------------------------------------ checkpoints */
 /* safetensors: 8-byte little-endian header length, JSON header
- * {name: {dtype: F32, shape, data_offsets}, "__metadata__": {str: str}},
- * then raw little-endian data.  Writes are atomic (temp file + rename). */
+ * {name: {dtype: F32|F16|BF16, shape, data_offsets}, "__metadata__": {str: str}},
+ * then raw little-endian data.  Writes are atomic (temp file + rename).
+ * A scalar shape [] in a file matches a tensor of shape [1]. */
+
+/* Key/value strings (configuration, step).  Start from a zeroed struct;
+ * loading replaces the contents only on success. */
 typedef struct {
     int count;
     char **keys;
     char **values;
 } jc_metadata;
 
-void jc_metadata_set(jc_metadata *md, const char *key, const char *value);
+/* Copies both strings; replaces an existing key. */
+jc_status jc_metadata_set(jc_metadata *md, const char *key, const char *value);
 const char *jc_metadata_get(const jc_metadata *md, const char *key);
 void jc_metadata_free(jc_metadata *md);
 
 typedef enum { JC_DTYPE_F32 = 0, JC_DTYPE_F16 = 1 } jc_dtype;
 
-/* Save tensors of any number of stores (NULL-terminated array); names must
- * be unique across them.  dtype F16 rounds to nearest even (for shipping). */
+/* Save tensors of any number of stores (NULL-terminated array); a name
+ * repeated across them is JC_ERR_INVALID.  dtype F16 rounds to nearest even
+ * (for shipping). */
 jc_status jc_safetensors_save(const char *path, jc_store *const *stores, const jc_metadata *md, jc_dtype dtype,
                               jc_error *err);
 /* Strict load (F32, F16 and BF16 files are accepted): every tensor of every store must be present with the same

@@ -84,11 +84,11 @@ fail:
     return -1;
 }
 
-void jc_metadata_set(jc_metadata *md, const char *key, const char *value)
+jc_status jc_metadata_set(jc_metadata *md, const char *key, const char *value)
 {
     if (!md || !key || !value)
-        return;
-    (void)metadata_put(md, key, value);
+        return JC_ERR_INVALID;
+    return metadata_put(md, key, value) == 0 ? JC_OK : JC_ERR_NOMEM;
 }
 
 const char *jc_metadata_get(const jc_metadata *md, const char *key)
@@ -597,7 +597,8 @@ static jc_status read_header(FILE *f, const char *path, uint64_t file_size, json
                             path, n);
     if (n > HEADER_MAX)
         return jc_error_set(err, JC_ERR_FORMAT,
-                            "%s: header length %" PRIu64 " exceeds the %" PRIu64 "-byte limit (not a safetensors file?)",
+                            "%s: header length %" PRIu64 " exceeds the %" PRIu64
+                            "-byte limit (not a safetensors file?)",
                             path, n, HEADER_MAX);
     if (n > file_size - 8)
         return jc_error_set(err, JC_ERR_FORMAT,
@@ -699,8 +700,8 @@ static jc_status parse_entry(const char *path, const char *name, json_t *value, 
         e->dtype = FILE_BF16;
         esize = 2;
     } else
-        return jc_error_set(err, JC_ERR_FORMAT, "%s: tensor '%s' has unsupported dtype '%s' (F32, F16 or BF16 expected)",
-                            path, name, ds);
+        return jc_error_set(err, JC_ERR_FORMAT,
+                            "%s: tensor '%s' has unsupported dtype '%s' (F32, F16 or BF16 expected)", path, name, ds);
 
     json_t *shape = json_object_get(value, "shape");
     if (!json_is_array(shape))

@@ -325,8 +325,16 @@ static void test_roundtrip_f32(void)
     fill_store(model, 1.0f);
     fill_store(opt, 20.0f);
     /* Values that a conversion through double or a "clean up" would alter. */
-    float sp[10] = {-0.0f,        INFINITY,           -INFINITY,          from_bits(0x7fc12345u), from_bits(0xffa00001u),
-                    1e-40f,       from_bits(0x00000001u), 3.4028235e38f, 1.17549435e-38f,   -123.456f};
+    float sp[10] = {-0.0f,
+                    INFINITY,
+                    -INFINITY,
+                    from_bits(0x7fc12345u), /* quiet NaN with a payload */
+                    from_bits(0xffa00001u), /* negative signalling NaN */
+                    1e-40f,
+                    from_bits(0x00000001u),
+                    3.4028235e38f,
+                    1.17549435e-38f,
+                    -123.456f};
     jc_tensor_set(jc_store_find(model, "specials"), sp, NULL);
 
     jc_metadata md = {0};
@@ -398,7 +406,8 @@ static void test_roundtrip_f32(void)
     st = jc_safetensors_load(p1, load_stores, &got, &err);
     if (!tap_ok(st == JC_OK, "load F32 into two stores"))
         tap_diag("%s", err.msg);
-    tap_ok(stores_equal(model, m2) && stores_equal(opt, o2), "F32 round trip is bitwise (NaN payloads, -0, subnormals)");
+    tap_ok(stores_equal(model, m2) && stores_equal(opt, o2),
+           "F32 round trip is bitwise (NaN payloads, -0, subnormals)");
 
     int md_ok = got.count == 3 && !jc_metadata_get(&got, "stale");
     for (int i = 0; i < md.count; i++) {
@@ -458,14 +467,17 @@ static void test_f16(void)
         {-1e-10f, 0x8000},        {2049.0f, 0x6800},       {2051.0f, 0x6802},       {-0x1.4p-20f, 0x8014},
         {1e-45f, 0x0000},         {65512.0f, 0x7bff},
     };
-    enum { NC = sizeof cases / sizeof cases[0] };
-    float x[NC + 1];
+    /* Then NaNs: quiet, signalling with only a low payload bit, negative. */
+    enum { NC = sizeof cases / sizeof cases[0], NN = 3, NT = NC + NN };
+    float x[NT];
     for (int i = 0; i < NC; i++)
         x[i] = cases[i].x;
     x[NC] = NAN;
+    x[NC + 1] = from_bits(0x7f800001u);
+    x[NC + 2] = from_bits(0xff800001u);
 
     jc_store *st = jc_store_new(be);
-    jc_tensor *t = add(st, "h", 1, (int64_t[]){NC + 1});
+    jc_tensor *t = add(st, "h", 1, (int64_t[]){NT});
     jc_tensor_set(t, x, NULL);
     jc_store *stores[] = {st, NULL};
     jc_status rc = jc_safetensors_save(p, stores, NULL, JC_DTYPE_F16, &err);
@@ -474,10 +486,10 @@ static void test_f16(void)
 
     size_t n = 0;
     unsigned char *bytes = read_file(p, &n);
-    int bits_ok = bytes && n >= 8 && n == 8 + le64(bytes) + 2 * (NC + 1) && (8 + le64(bytes)) % 8 == 0 &&
+    int bits_ok = bytes && n >= 8 && n == 8 + le64(bytes) + 2 * NT && (8 + le64(bytes)) % 8 == 0 &&
                   strstr((const char *)bytes + 8, "\"dtype\":\"F16\"");
     tap_ok(bits_ok, "F16 file: 2 bytes per element after an aligned header");
-    const unsigned char *data = bits_ok ? bytes + n - 2 * (NC + 1) : NULL;
+    const unsigned char *data = bits_ok ? bytes + n - 2 * NT : NULL;
     int enc_ok = data != NULL;
     for (int i = 0; data && i < NC; i++) {
         uint16_t h = (uint16_t)(data[2 * i] | data[2 * i + 1] << 8);
@@ -487,19 +499,26 @@ static void test_f16(void)
         }
     }
     tap_ok(enc_ok, "F16 encoding rounds to nearest even, subnormals, overflow to inf, signed zero");
-    uint16_t hn = data ? (uint16_t)(data[2 * NC] | data[2 * NC + 1] << 8) : 0;
-    tap_ok((hn & 0x7c00) == 0x7c00 && (hn & 0x3ff) != 0, "F16 encoding keeps NaN a NaN (0x%04x)", hn);
+    int nan_ok = data != NULL;
+    for (int i = NC; data && i < NT; i++) {
+        uint16_t h = (uint16_t)(data[2 * i] | data[2 * i + 1] << 8);
+        if ((h & 0x7c00) != 0x7c00 || (h & 0x3ff) == 0 || (h >> 15) != (to_bits(x[i]) >> 31)) {
+            nan_ok = 0;
+            tap_diag("f16(NaN 0x%08x) = 0x%04x", (unsigned)to_bits(x[i]), h);
+        }
+    }
+    tap_ok(nan_ok, "F16 encoding keeps every NaN a NaN, with its sign");
     free(bytes);
 
     jc_store *back = jc_store_new(be);
-    jc_tensor *tb = add(back, "h", 1, (int64_t[]){NC + 1});
+    jc_tensor *tb = add(back, "h", 1, (int64_t[]){NT});
     jc_store *bstores[] = {back, NULL};
     rc = jc_safetensors_load(p, bstores, NULL, &err);
     float *y = values(tb);
     int dec_ok = rc == JC_OK;
     for (int i = 0; dec_ok && i < NC; i++)
         dec_ok = to_bits(y[i]) == to_bits(half_value(cases[i].h));
-    tap_ok(dec_ok && isnan(y[NC]), "F16 file loads back to the rounded values");
+    tap_ok(dec_ok && isnan(y[NC]) && isnan(y[NC + 1]) && isnan(y[NC + 2]), "F16 file loads back to the rounded values");
     free(y);
 
     /* Values exactly representable in half come back exactly, others within

@@ -275,7 +275,7 @@ static const kernel_fn kern_avx512_rows[AVX512_MR + 1] = {
 /* Rows [i0, i0+mc) and K range [k0, k0+kc) of op(A) into MR-row micro-panels:
  * panel p holds, for each k, the MR values op(A)[i0+p*MR+r][k0+k]. Rows past
  * mc are zero so the kernel can always run full tiles. */
-__attribute__((noinline)) static void pack_a_generic(const gemm_job *j, float *dst, long i0, long mc, long k0, long kc)
+static void pack_a_generic(const gemm_job *j, float *dst, long i0, long mc, long k0, long kc)
 {
     const int mr = j->kd->mr;
     for (long p = 0; p < mc; p += mr) {
@@ -340,6 +340,124 @@ static void pack_b_generic(const gemm_job *j, float *dst, long k0, long kc, long
 }
 
 #ifdef JC_GEMM_X86
+/* AVX2 packers: the same scheme as the AVX-512 ones with 8 x 8 transposes
+ * and table-free masks (maskload never touches the masked-off memory). */
+__attribute__((target("avx2,fma"))) static inline __m256i avx2_mask(long n)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n < 8 ? n : 8)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+__attribute__((target("avx2,fma"))) static inline void transpose8(__m256 r[8])
+{
+    __m256 t[8], s[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int q = 0; q < 8; q += 4) {
+        s[q] = _mm256_shuffle_ps(t[q], t[q + 2], 0x44);
+        s[q + 1] = _mm256_shuffle_ps(t[q], t[q + 2], 0xEE);
+        s[q + 2] = _mm256_shuffle_ps(t[q + 1], t[q + 3], 0x44);
+        s[q + 3] = _mm256_shuffle_ps(t[q + 1], t[q + 3], 0xEE);
+    }
+    for (int c = 0; c < 4; c++) {
+        r[c] = _mm256_permute2f128_ps(s[c], s[c + 4], 0x20);
+        r[c + 4] = _mm256_permute2f128_ps(s[c], s[c + 4], 0x31);
+    }
+}
+
+/* r[kk] = element k+kk of up to 8 rows (rows past nrows are zero). */
+__attribute__((target("avx2,fma"))) static inline void load_transposed8(__m256 r[8], const float *base, long ld,
+                                                                        long nrows, long k, long kn)
+{
+    __m256i km = avx2_mask(kn);
+    for (long i = 0; i < 8; i++)
+        r[i] = i < nrows ? _mm256_maskload_ps(base + i * ld + k, km) : _mm256_setzero_ps();
+    transpose8(r);
+}
+
+/* Six floats: masked stores are slow on some AMD parts, two plain ones are
+ * not. */
+__attribute__((target("avx2,fma"))) static inline void store6(float *d, __m256 v)
+{
+    _mm_storeu_ps(d, _mm256_castps256_ps128(v));
+    _mm_storel_pi((__m64 *)(void *)(d + 4), _mm256_extractf128_ps(v, 1));
+}
+
+__attribute__((target("avx2,fma"))) static void pack_a_avx2(const gemm_job *j, float *dst, long i0, long mc,
+                                                           long k0, long kc)
+{
+    if (j->trans_a) {
+        for (long k = 0; k < kc; k++) {
+            const float *s = j->A + (size_t)(k0 + k) * j->lda + i0;
+            float *d = dst + k * AVX2_MR;
+            for (long p = 0; p < mc; p += AVX2_MR, d += (size_t)AVX2_MR * kc)
+                store6(d, _mm256_maskload_ps(s + p, avx2_mask(mc - p < AVX2_MR ? mc - p : AVX2_MR)));
+        }
+        return;
+    }
+    for (long p = 0; p < mc; p += AVX2_MR) {
+        long rows = mc - p < AVX2_MR ? mc - p : AVX2_MR;
+        const float *src = j->A + (size_t)(i0 + p) * j->lda + k0;
+        const float *next = src + (size_t)AVX2_MR * j->lda;
+        __m256 r[8];
+        for (long k = 0; k < kc; k += 8) {
+            long kn = kc - k < 8 ? kc - k : 8;
+            if ((k & 15) == 0)
+                for (int i = 0; i < AVX2_MR; i++)
+                    _mm_prefetch((const char *)(next + (size_t)i * j->lda + k), _MM_HINT_T0);
+            load_transposed8(r, src, j->lda, rows, k, kn);
+            for (long kk = 0; kk < kn; kk++)
+                store6(dst + (k + kk) * AVX2_MR, r[kk]);
+        }
+        dst += (size_t)AVX2_MR * kc;
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void pack_b_avx2(const gemm_job *j, float *dst, long k0, long kc,
+                                                           long c0, long nc)
+{
+    if (!j->trans_b) {
+        for (long k = 0; k < kc; k++) {
+            const float *s = j->B + (size_t)(k0 + k) * j->ldb + c0;
+            float *d = dst + k * AVX2_NR;
+            for (long p = 0; p < nc; p += AVX2_NR, d += (size_t)AVX2_NR * kc) {
+                long cols = nc - p;
+                if (cols >= AVX2_NR) {
+                    _mm256_store_ps(d, _mm256_loadu_ps(s + p));
+                    _mm256_store_ps(d + 8, _mm256_loadu_ps(s + p + 8));
+                } else {
+                    _mm256_store_ps(d, _mm256_maskload_ps(s + p, avx2_mask(cols)));
+                    _mm256_store_ps(d + 8, _mm256_maskload_ps(s + p + 8, avx2_mask(cols > 8 ? cols - 8 : 0)));
+                }
+            }
+        }
+        return;
+    }
+    __m256 r[8];
+    for (long p = 0; p < nc; p += AVX2_NR) {
+        for (int h = 0; h < AVX2_NR; h += 8) {
+            long cols = nc - p - h;
+            const float *src = j->B + (size_t)(c0 + p + h) * j->ldb + k0;
+            const float *next = src + (size_t)8 * j->ldb;
+            for (long k = 0; k < kc; k += 8) {
+                long kn = kc - k < 8 ? kc - k : 8;
+                if ((k & 15) == 0)
+                    for (int i = 0; i < 8; i++)
+                        _mm_prefetch((const char *)(next + (size_t)i * j->ldb + k), _MM_HINT_T0);
+                if (cols > 0)
+                    load_transposed8(r, src, j->ldb, cols, k, kn);
+                else
+                    for (int i = 0; i < 8; i++)
+                        r[i] = _mm256_setzero_ps();
+                for (long kk = 0; kk < kn; kk++)
+                    _mm256_store_ps(dst + (k + kk) * AVX2_NR + h, r[kk]);
+            }
+        }
+        dst += (size_t)AVX2_NR * kc;
+    }
+}
+
 /* AVX-512 packers. Masked loads give zero padding for ragged panels for
  * free (and never touch memory outside the matrix); the two transposing
  * cases go through 16 x 16 register transposes instead of scalar strided
@@ -475,7 +593,7 @@ enum { ISA_GENERIC = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
 static const kernel_desc kernels[] = {
     [ISA_GENERIC] = {"generic", GEN_MR, GEN_NR, 256, 256 * 512, 1024, kern_generic, NULL, pack_a_generic, pack_b_generic},
 #ifdef JC_GEMM_X86
-    [ISA_AVX2] = {"avx2", AVX2_MR, AVX2_NR, 384, 384 * 384, 2048, kern_avx2, NULL, pack_a_generic, pack_b_generic},
+    [ISA_AVX2] = {"avx2", AVX2_MR, AVX2_NR, 384, 384 * 384, 2048, kern_avx2, NULL, pack_a_avx2, pack_b_avx2},
     [ISA_AVX512] = {"avx512", AVX512_MR, AVX512_NR, 384, 384 * 448, 2048, kern_avx512_14, kern_avx512_rows, pack_a_avx512, pack_b_avx512},
 #endif
 };
@@ -710,7 +828,7 @@ void jc_sgemm_own(jc_threadpool *tp, int trans_a, int trans_b, int M, int N, int
         .ldb = ldb,
         .ldc = ldc,
     };
-    j.kc = j.K > 0 ? balanced_block(j.K, j.kd->kc, 1) : 1;
+    j.kc = j.K > 0 ? balanced_block(j.K, j.kd->kc, 16) : 1;
     int nth = jc_threadpool_size(tp);
     /* Below a few micro-tiles per thread the wake-up costs more than it
      * saves. */

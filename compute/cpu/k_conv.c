@@ -2,6 +2,7 @@
  * Convolutions are im2col/col2im over blocks of time + GEMM, so memory for
  * the column matrix stays bounded however long the signal; depthwise
  * convolutions (one channel per group) use a direct loop instead. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cpu_internal.h"
@@ -187,17 +188,12 @@ static void add_bias(float *y, const float *bias, int C, int64_t T)
             y[(int64_t)c * T + t] += bias[c];
 }
 
-jc_status jc_cpu_conv1d(jc_cpu_ctx *c, jc_tensor *t)
+/* y = conv(x, w) + bias for the geometry g (not depthwise): im2col over
+ * blocks of time, one GEMM per block and group. */
+static jc_status conv_forward_gemm(jc_cpu_ctx *c, const conv_geom *gp, const float *xd, const float *wd,
+                                   const float *bd, float *yd)
 {
-    const jc_tensor *x = t->src[0], *w = t->src[1], *bias = t->src[2];
-    conv_geom g = geom_of(x, t, w, t);
-    const float *xd = jc_cpu_data(x), *wd = jc_cpu_data(w), *bd = bias ? jc_cpu_data(bias) : NULL;
-    float *yd = jc_cpu_data(t);
-    if (is_depthwise(&g)) {
-        dw_job j = {&g, xd, wd, bd, NULL, yd};
-        jc_cpu_parallel(c, (long)g.B * g.Cin, (double)(g.Tout * g.K), dw_forward_range, &j);
-        return JC_OK;
-    }
+    conv_geom g = *gp;
     int cin = g.Cin / g.G, cout = g.Cout / g.G, rows = cin * g.K;
     int direct = g.K == 1 && g.stride == 1 && g.pad_l == 0 && g.Tout == g.Tin; /* x is its own column matrix */
     int64_t blk = block_len(&g);
@@ -227,6 +223,44 @@ jc_status jc_cpu_conv1d(jc_cpu_ctx *c, jc_tensor *t)
     return JC_OK;
 }
 
+jc_status jc_cpu_conv1d(jc_cpu_ctx *c, jc_tensor *t)
+{
+    const jc_tensor *x = t->src[0], *w = t->src[1], *bias = t->src[2];
+    conv_geom g = geom_of(x, t, w, t);
+    const float *xd = jc_cpu_data(x), *wd = jc_cpu_data(w), *bd = bias ? jc_cpu_data(bias) : NULL;
+    float *yd = jc_cpu_data(t);
+    if (is_depthwise(&g)) {
+        dw_job j = {&g, xd, wd, bd, NULL, yd};
+        jc_cpu_parallel(c, (long)g.B * g.Cin, (double)(g.Tout * g.K), dw_forward_range, &j);
+        return JC_OK;
+    }
+    return conv_forward_gemm(c, &g, xd, wd, bd, yd);
+}
+
+/* For stride 1 the input gradient is itself a convolution: of dy with the
+ * weights flipped in time and with in/out channels swapped, padded by
+ * dil*(K-1) - pad_l.  That keeps the GEMM's output contiguous and avoids the
+ * scatter-add of col2im, which dominates at small channel counts. */
+static jc_status conv_bwd_input_as_conv(jc_cpu_ctx *c, const conv_geom *g, const float *dyd, const float *wd,
+                                        const float *bd, float *dxd)
+{
+    int cin = g->Cin / g->G, cout = g->Cout / g->G;
+    size_t n = (size_t)g->Cout * (size_t)cin * (size_t)g->K;
+    float *wf = malloc(n * sizeof *wf);
+    if (!wf)
+        return JC_ERR_NOMEM;
+    for (int gi = 0; gi < g->G; gi++)
+        for (int co = 0; co < cout; co++)
+            for (int ci = 0; ci < cin; ci++)
+                for (int k = 0; k < g->K; k++)
+                    wf[(((size_t)gi * cin + ci) * cout + co) * g->K + (g->K - 1 - k)] =
+                        wd[(((size_t)gi * cout + co) * cin + ci) * g->K + k];
+    conv_geom f = {g->B, g->Cout, g->Cin, g->G, g->K, 1, g->dil * (g->K - 1) - g->pad_l, g->dil, g->Tout, g->Tin};
+    jc_status s = conv_forward_gemm(c, &f, dyd, wf, bd, dxd);
+    free(wf);
+    return s;
+}
+
 jc_status jc_cpu_conv1d_bwd_input(jc_cpu_ctx *c, jc_tensor *t)
 {
     /* t = dx [B, Cin, Tin]; src: dy [B, Cout, Tout], w [Cout, Cin/G, K] */
@@ -241,6 +275,8 @@ jc_status jc_cpu_conv1d_bwd_input(jc_cpu_ctx *c, jc_tensor *t)
     }
     int cin = g.Cin / g.G, cout = g.Cout / g.G, rows = cin * g.K;
     int direct = g.K == 1 && g.stride == 1 && g.pad_l == 0 && g.Tout == g.Tin;
+    if (!direct && g.stride == 1 && g.pad_l <= g.dil * (g.K - 1))
+        return conv_bwd_input_as_conv(c, &g, dyd, wd, bd, dxd);
     int64_t blk = block_len(&g);
     float *col = direct ? NULL : jc_cpu_scratch(c, (size_t)rows * (size_t)blk);
     if (!direct && !col)
