@@ -1,15 +1,103 @@
-/* backend.c: opening backends by name.  The GPU backends join this table;
- * nothing falls back to another backend silently. */
+/* backend.c: the table of backends compiled in, opening them by name, and
+ * "auto" selection.  Nothing falls back to another backend silently. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "jc_internal.h"
+
+typedef struct {
+    const char *name;
+    jc_backend *(*open)(const char *options, jc_error *err);
+    int (*devices)(jc_device_info *out, int max, jc_error *err);
+} backend_entry;
+
+static const backend_entry backends[] = {
+#ifdef JC_WITH_VULKAN
+    {"vulkan", jc_vulkan_backend_new, jc_vulkan_devices},
+#endif
+#ifdef JC_WITH_OPENCL
+    {"opencl", jc_opencl_backend_new, jc_opencl_devices},
+#endif
+    {"cpu", jc_cpu_backend_new, jc_cpu_devices},
+};
+#define N_BACKENDS ((int)(sizeof backends / sizeof backends[0]))
+
+const char *const *jc_backend_names(void)
+{
+    static const char *names[N_BACKENDS + 1];
+    for (int i = 0; i < N_BACKENDS; i++) /* idempotent: same values every call */
+        names[i] = backends[i].name;
+    names[N_BACKENDS] = NULL;
+    return names;
+}
+
+static const backend_entry *find(const char *name)
+{
+    for (int i = 0; i < N_BACKENDS; i++)
+        if (strcmp(backends[i].name, name) == 0)
+            return &backends[i];
+    return NULL;
+}
+
+int jc_option_int(const char *options, const char *key, int dflt)
+{
+    size_t klen = strlen(key);
+    for (const char *p = options; p && *p;) {
+        if (strncmp(p, key, klen) == 0 && p[klen] == '=')
+            return atoi(p + klen + 1);
+        p += strcspn(p, ",");
+        if (*p == ',')
+            p++;
+    }
+    return dflt;
+}
+
+/* The first device that is a real GPU, in table order (Vulkan first). */
+static jc_backend *open_auto(const char *options, jc_error *err)
+{
+    for (int i = 0; i < N_BACKENDS; i++) {
+        if (strcmp(backends[i].name, "cpu") == 0)
+            continue;
+        jc_device_info info[16];
+        int n = backends[i].devices(info, 16, NULL);
+        for (int d = 0; d < n && d < 16; d++) {
+            if (info[d].is_cpu_driver)
+                continue;
+            char opts[256];
+            snprintf(opts, sizeof opts, "device=%d%s%s", d, options ? "," : "", options ? options : "");
+            jc_backend *be = backends[i].open(opts, NULL);
+            if (be)
+                return be;
+        }
+    }
+    return jc_cpu_backend_new(options, err);
+}
 
 jc_backend *jc_backend_open(const char *name, const char *options, jc_error *err)
 {
     if (!name || strcmp(name, "cpu") == 0)
         return jc_cpu_backend_new(options, err);
-    jc_error_set(err, JC_ERR_UNSUPPORTED, "unknown backend '%s' (available: cpu)", name);
+    if (strcmp(name, "auto") == 0)
+        return open_auto(options, err);
+    const backend_entry *b = find(name);
+    if (b)
+        return b->open(options, err);
+    char avail[128] = "";
+    for (int i = 0; i < N_BACKENDS; i++)
+        snprintf(avail + strlen(avail), sizeof avail - strlen(avail), "%s%s", i ? ", " : "", backends[i].name);
+    jc_error_set(err, JC_ERR_UNSUPPORTED, "unknown backend '%s' (built in: %s, auto)", name, avail);
     return NULL;
+}
+
+int jc_backend_devices(const char *name, jc_device_info *out, int max, jc_error *err)
+{
+    const backend_entry *b = find(name);
+    if (!b) {
+        jc_error_set(err, JC_ERR_UNSUPPORTED, "unknown backend '%s'", name);
+        return 0;
+    }
+    return b->devices(out, max, err);
 }
 
 void jc_backend_free(jc_backend *be)

@@ -74,9 +74,18 @@ typedef struct {
     int cooperative_matrix;
 } jc_device_info;
 
-/* name: "cpu" (more backends register themselves in later versions).
- * options may be NULL; for "cpu" it may be "threads=N". */
+/* name: "cpu", "opencl", "vulkan" (those built in), or "auto": the first
+ * real GPU (Vulkan, then OpenCL), else the CPU backend; never a CPU driver
+ * such as PoCL or lavapipe, which are for testing.  options may be NULL;
+ * comma-separated: "threads=N" and "gemm=own|cblas" (cpu), "device=N" (GPU
+ * backends: index among that backend's devices).  A missing driver is an
+ * error (JC_ERR_DEVICE) naming the cause: nothing falls back silently. */
 jc_backend *jc_backend_open(const char *name, const char *options, jc_error *err);
+/* Names of the backends compiled in, NULL-terminated. */
+const char *const *jc_backend_names(void);
+/* Devices of one backend: fills up to max entries, returns how many exist
+ * (0 with err set when the driver is missing). */
+int jc_backend_devices(const char *name, jc_device_info *out, int max, jc_error *err);
 void jc_backend_free(jc_backend *be);
 const char *jc_backend_name(const jc_backend *be);
 void jc_backend_device_info(const jc_backend *be, jc_device_info *info);

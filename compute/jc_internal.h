@@ -111,6 +111,7 @@ typedef struct {
                         jc_error *err);
     jc_status (*download)(struct jc_backend *be, const jc_buffer *buf, size_t offset, void *dst, size_t n,
                           jc_error *err);
+    /* buffer_alloc returns zero-filled memory. */
     /* Returns 1 if the backend can run this node. */
     int (*supports_op)(const struct jc_backend *be, const jc_tensor *node);
     jc_status (*graph_compute)(struct jc_backend *be, struct jc_graph *g, jc_error *err);
@@ -179,8 +180,17 @@ void jc_broadcast_strides(const jc_tensor *t, int ndim, const int64_t *out_shape
 /* planner.c: assigns arena offsets to g->exec; fills g->stats. */
 jc_status jc_plan_memory(jc_graph *g, size_t *arena_size, jc_error *err);
 
-/* backend registry (backend.c) */
+/* Backend constructors and device enumeration (backend.c's table).  Each
+ * GPU backend lives in its own directory and is compiled in when configure
+ * finds its headers (JC_WITH_OPENCL, JC_WITH_VULKAN). */
 jc_backend *jc_cpu_backend_new(const char *options, jc_error *err);
+int jc_cpu_devices(jc_device_info *out, int max, jc_error *err);
+jc_backend *jc_opencl_backend_new(const char *options, jc_error *err);
+int jc_opencl_devices(jc_device_info *out, int max, jc_error *err);
+jc_backend *jc_vulkan_backend_new(const char *options, jc_error *err);
+int jc_vulkan_devices(jc_device_info *out, int max, jc_error *err);
+/* Value of "key=" in a comma-separated option string, or dflt. */
+int jc_option_int(const char *options, const char *key, int dflt);
 
 /* The length of a conv1d output. */
 int64_t jc_conv1d_out_len(int64_t t, int k, int stride, int pad_l, int pad_r, int dilation);

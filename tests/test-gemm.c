@@ -179,6 +179,8 @@ int main(void)
              * split, with ragged edges everywhere. */
             check_case(tp, isa, 0, 0, (dims){301, 533, 1031}, scals[2], 5);
             check_case(tp, isa, 1, 1, (dims){517, 97, 411}, scals[1], 1);
+            check_case(tp, isa, 0, 1, (dims){45, 1000, 77}, scals[0], 2);
+            check_case(tp, isa, 1, 0, (dims){64, 4096, 20}, scals[2], 0);
             check_k0(tp, isa);
             check_deterministic(tp, isa, 0, 0, 257, 515, 777);
             check_deterministic(tp, isa, 1, 1, 133, 1029, 300);

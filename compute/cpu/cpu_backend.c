@@ -54,9 +54,8 @@ static void cpu_free(jc_backend *be)
     free(be);
 }
 
-static void cpu_device_info(const jc_backend *be, jc_device_info *info)
+static void fill_info(int nthreads, jc_gemm_impl gemm, jc_device_info *info)
 {
-    const jc_cpu_ctx *c = be->ctx;
     memset(info, 0, sizeof *info);
     snprintf(info->backend, sizeof info->backend, "cpu");
     info->name[0] = 0;
@@ -77,12 +76,18 @@ static void cpu_device_info(const jc_backend *be, jc_device_info *info)
     if (!info->name[0])
         snprintf(info->name, sizeof info->name, "host CPU");
     snprintf(info->vendor, sizeof info->vendor, "host");
-    snprintf(info->driver, sizeof info->driver, "jepatok cpu, %d threads, GEMM: %s", c->nthreads,
-             c->gemm == JC_GEMM_CBLAS ? "CBLAS" : "own kernel");
+    snprintf(info->driver, sizeof info->driver, "jepatok cpu, %d threads, GEMM: %s", nthreads,
+             gemm == JC_GEMM_CBLAS ? "CBLAS" : "own kernel");
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
     info->memory_bytes = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
-    info->compute_units = c->nthreads;
+    info->compute_units = nthreads;
     info->is_cpu_driver = 1;
+}
+
+static void cpu_device_info(const jc_backend *be, jc_device_info *info)
+{
+    const jc_cpu_ctx *c = be->ctx;
+    fill_info(c->nthreads, c->gemm, info);
 }
 
 static jc_status cpu_buffer_alloc(jc_backend *be, size_t size, jc_buffer **out, jc_error *err)
@@ -188,33 +193,43 @@ static const jc_backend_iface cpu_iface = {
     cpu_graph_compute,
 };
 
-/* options: comma-separated "threads=N", "gemm=own|cblas".  Environment
- * JC_NUM_THREADS and JC_GEMM give defaults. */
-jc_backend *jc_cpu_backend_new(const char *options, jc_error *err)
+static int default_threads(void)
 {
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    int threads = ncpu > 0 ? (int)ncpu : 1;
     const char *env = getenv("JC_NUM_THREADS");
     if (env && atoi(env) > 0)
-        threads = atoi(env);
-    jc_gemm_impl gemm = jc_sgemm_have_cblas() ? JC_GEMM_CBLAS : JC_GEMM_OWN;
-    env = getenv("JC_GEMM");
+        return atoi(env);
+    return ncpu > 0 ? (int)ncpu : 1;
+}
+
+static jc_gemm_impl default_gemm(void)
+{
+    const char *env = getenv("JC_GEMM");
     if (env && strcmp(env, "own") == 0)
+        return JC_GEMM_OWN;
+    return jc_sgemm_have_cblas() ? JC_GEMM_CBLAS : JC_GEMM_OWN;
+}
+
+int jc_cpu_devices(jc_device_info *out, int max, jc_error *err)
+{
+    (void)err;
+    if (max > 0)
+        fill_info(default_threads(), default_gemm(), out);
+    return 1;
+}
+
+/* options: comma-separated "threads=N", "gemm=own|cblas"; the environment
+ * (JC_NUM_THREADS, JC_GEMM) gives the defaults. */
+jc_backend *jc_cpu_backend_new(const char *options, jc_error *err)
+{
+    int threads = jc_option_int(options, "threads", default_threads());
+    if (threads < 1)
+        threads = 1;
+    jc_gemm_impl gemm = default_gemm();
+    if (options && strstr(options, "gemm=own"))
         gemm = JC_GEMM_OWN;
-    if (options) {
-        const char *p = options;
-        while (*p) {
-            if (strncmp(p, "threads=", 8) == 0 && atoi(p + 8) > 0)
-                threads = atoi(p + 8);
-            else if (strncmp(p, "gemm=own", 8) == 0)
-                gemm = JC_GEMM_OWN;
-            else if (strncmp(p, "gemm=cblas", 10) == 0)
-                gemm = jc_sgemm_have_cblas() ? JC_GEMM_CBLAS : JC_GEMM_OWN;
-            p += strcspn(p, ",");
-            if (*p == ',')
-                p++;
-        }
-    }
+    else if (options && strstr(options, "gemm=cblas"))
+        gemm = jc_sgemm_have_cblas() ? JC_GEMM_CBLAS : JC_GEMM_OWN;
     jc_backend *be = calloc(1, sizeof *be);
     jc_cpu_ctx *c = calloc(1, sizeof *c);
     if (!be || !c) {
