@@ -260,3 +260,30 @@ jc_status jc_graph_compute(jc_graph *g, jc_error *err)
 }
 
 void jc_graph_get_stats(const jc_graph *g, jc_graph_stats *stats) { *stats = g->stats; }
+
+double jc_graph_macs(const jc_graph *g)
+{
+    double macs = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const jc_tensor *t = g->nodes[i];
+        switch (t->op) {
+        case JC_OP_MATMUL: {
+            const jc_tensor *a = t->src[0];
+            int64_t k = t->ip[0] ? a->shape[a->ndim - 2] : a->shape[a->ndim - 1];
+            macs += (double)jc_tensor_nelem(t) * (double)k;
+            break;
+        }
+        case JC_OP_CONV1D: /* every output element: Cin/groups * K products */
+            macs += (double)jc_tensor_nelem(t) * (double)(t->src[1]->shape[1] * t->src[1]->shape[2]);
+            break;
+        case JC_OP_CONV1D_BWD_INPUT: /* the conv it transposes: each input element of it */
+            macs += (double)jc_tensor_nelem(t->src[0]) * (double)(t->src[1]->shape[1] * t->src[1]->shape[2]);
+            break;
+        case JC_OP_CONV1D_BWD_WEIGHT:
+            macs += (double)jc_tensor_nelem(t->src[1]) * (double)(t->shape[1] * t->shape[2]);
+            break;
+        default: break;
+        }
+    }
+    return macs;
+}

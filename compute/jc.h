@@ -163,6 +163,8 @@ void jc_graph_set_training(jc_graph *g, int training);
 jc_status jc_graph_build(jc_graph *g, jc_error *err);
 jc_status jc_graph_compute(jc_graph *g, jc_error *err);
 void jc_graph_get_stats(const jc_graph *g, jc_graph_stats *stats);
+/* Multiply-adds of the matmuls and convolutions recorded so far. */
+double jc_graph_macs(const jc_graph *g);
 
 /* --------------------------------------------------------------- autograd */
 /* Append to g the operations computing d loss / d t for every trainable store

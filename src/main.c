@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "config.h"
 
 static void usage(FILE *f)
 {
@@ -13,6 +12,7 @@ static void usage(FILE *f)
             "Speech tokenizer: 24 kHz speech <-> 47.5 tokens/s (640 bit/s).\n"
             "\n"
             "commands:\n"
+            "  info       sizes, cost and rates of a configuration\n"
             "  bench      measure the compute layer (GEMM, convolutions, memory planning)\n"
             "\n"
             "  jepatok COMMAND --help   options of a command\n"
@@ -34,6 +34,8 @@ int main(int argc, char **argv)
         printf("jepatok %s\n", PACKAGE_VERSION);
         return 0;
     }
+    if (strcmp(cmd, "info") == 0)
+        return jt_cmd_info(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0)
         return jt_cmd_bench(argc - 1, argv + 1);
     fprintf(stderr, "jepatok: unknown command '%s'\n", cmd);

@@ -69,9 +69,10 @@ void jc_sgemm_naive(int trans_a, int trans_b, int M, int N, int K, float alpha, 
 typedef void (*kernel_fn)(long kc, const float *a, const float *b, float *c, long ldc, float alpha, float beta);
 
 typedef struct gemm_job gemm_job;
-/* Packers: see pack_a_generic / pack_b_generic for the layouts. */
-typedef void (*pack_a_fn)(const gemm_job *j, float *dst, long i0, long mc, long k0, long kc);
-typedef void (*pack_b_fn)(const gemm_job *j, float *dst, long k0, long kc, long c0, long nc);
+/* Packers: see pack_a_generic / pack_b_generic for the layouts; ps is the
+ * distance in floats from one micro-panel to the next. */
+typedef void (*pack_a_fn)(const gemm_job *j, float *dst, long ps, long i0, long mc, long k0, long kc);
+typedef void (*pack_b_fn)(const gemm_job *j, float *dst, long ps, long k0, long kc, long c0, long nc);
 
 typedef struct {
     const char *name;
@@ -275,7 +276,7 @@ static const kernel_fn kern_avx512_rows[AVX512_MR + 1] = {
 /* Rows [i0, i0+mc) and K range [k0, k0+kc) of op(A) into MR-row micro-panels:
  * panel p holds, for each k, the MR values op(A)[i0+p*MR+r][k0+k]. Rows past
  * mc are zero so the kernel can always run full tiles. */
-static void pack_a_generic(const gemm_job *j, float *dst, long i0, long mc, long k0, long kc)
+static void pack_a_generic(const gemm_job *j, float *dst, long ps, long i0, long mc, long k0, long kc)
 {
     const int mr = j->kd->mr;
     for (long p = 0; p < mc; p += mr) {
@@ -302,13 +303,13 @@ static void pack_a_generic(const gemm_job *j, float *dst, long i0, long mc, long
                 for (long k = 0; k < kc; k++)
                     dst[k * mr + r] = 0.0f;
         }
-        dst += (size_t)mr * kc;
+        dst += ps;
     }
 }
 
 /* K range [k0, k0+kc) and columns [c0, c0+nc) of op(B) into NR-column
  * micro-panels, zero-padded past nc. */
-static void pack_b_generic(const gemm_job *j, float *dst, long k0, long kc, long c0, long nc)
+static void pack_b_generic(const gemm_job *j, float *dst, long ps, long k0, long kc, long c0, long nc)
 {
     const int nr = j->kd->nr;
     for (long p = 0; p < nc; p += nr) {
@@ -335,7 +336,7 @@ static void pack_b_generic(const gemm_job *j, float *dst, long k0, long kc, long
                 for (long k = 0; k < kc; k++)
                     dst[k * nr + c] = 0.0f;
         }
-        dst += (size_t)nr * kc;
+        dst += ps;
     }
 }
 
@@ -384,14 +385,14 @@ __attribute__((target("avx2,fma"))) static inline void store6(float *d, __m256 v
     _mm_storel_pi((__m64 *)(void *)(d + 4), _mm256_extractf128_ps(v, 1));
 }
 
-__attribute__((target("avx2,fma"))) static void pack_a_avx2(const gemm_job *j, float *dst, long i0, long mc,
+__attribute__((target("avx2,fma"))) static void pack_a_avx2(const gemm_job *j, float *dst, long ps, long i0, long mc,
                                                            long k0, long kc)
 {
     if (j->trans_a) {
         for (long k = 0; k < kc; k++) {
             const float *s = j->A + (size_t)(k0 + k) * j->lda + i0;
             float *d = dst + k * AVX2_MR;
-            for (long p = 0; p < mc; p += AVX2_MR, d += (size_t)AVX2_MR * kc)
+            for (long p = 0; p < mc; p += AVX2_MR, d += ps)
                 store6(d, _mm256_maskload_ps(s + p, avx2_mask(mc - p < AVX2_MR ? mc - p : AVX2_MR)));
         }
         return;
@@ -410,18 +411,18 @@ __attribute__((target("avx2,fma"))) static void pack_a_avx2(const gemm_job *j, f
             for (long kk = 0; kk < kn; kk++)
                 store6(dst + (k + kk) * AVX2_MR, r[kk]);
         }
-        dst += (size_t)AVX2_MR * kc;
+        dst += ps;
     }
 }
 
-__attribute__((target("avx2,fma"))) static void pack_b_avx2(const gemm_job *j, float *dst, long k0, long kc,
+__attribute__((target("avx2,fma"))) static void pack_b_avx2(const gemm_job *j, float *dst, long ps, long k0, long kc,
                                                            long c0, long nc)
 {
     if (!j->trans_b) {
         for (long k = 0; k < kc; k++) {
             const float *s = j->B + (size_t)(k0 + k) * j->ldb + c0;
             float *d = dst + k * AVX2_NR;
-            for (long p = 0; p < nc; p += AVX2_NR, d += (size_t)AVX2_NR * kc) {
+            for (long p = 0; p < nc; p += AVX2_NR, d += ps) {
                 long cols = nc - p;
                 if (cols >= AVX2_NR) {
                     _mm256_store_ps(d, _mm256_loadu_ps(s + p));
@@ -454,7 +455,7 @@ __attribute__((target("avx2,fma"))) static void pack_b_avx2(const gemm_job *j, f
                     _mm256_store_ps(dst + (k + kk) * AVX2_NR + h, r[kk]);
             }
         }
-        dst += (size_t)AVX2_NR * kc;
+        dst += ps;
     }
 }
 
@@ -503,7 +504,7 @@ __attribute__((target("avx512f"))) static inline void load_transposed(__m512 r[1
     transpose16(r);
 }
 
-__attribute__((target("avx512f"))) static void pack_a_avx512(const gemm_job *j, float *dst, long i0, long mc,
+__attribute__((target("avx512f"))) static void pack_a_avx512(const gemm_job *j, float *dst, long ps, long i0, long mc,
                                                              long k0, long kc)
 {
     const __mmask16 panel = low_mask16(AVX512_MR);
@@ -514,7 +515,7 @@ __attribute__((target("avx512f"))) static void pack_a_avx512(const gemm_job *j, 
         for (long k = 0; k < kc; k++) {
             const float *s = j->A + (size_t)(k0 + k) * j->lda + i0;
             float *d = dst + k * AVX512_MR;
-            for (long p = 0; p < mc; p += AVX512_MR, d += (size_t)AVX512_MR * kc)
+            for (long p = 0; p < mc; p += AVX512_MR, d += ps)
                 _mm512_mask_storeu_ps(d, panel, _mm512_maskz_loadu_ps(low_mask16(mc - p), s + p));
         }
         return;
@@ -535,11 +536,11 @@ __attribute__((target("avx512f"))) static void pack_a_avx512(const gemm_job *j, 
             for (long kk = 0; kk < kn; kk++)
                 _mm512_mask_storeu_ps(dst + (k + kk) * AVX512_MR, panel, r[kk]);
         }
-        dst += (size_t)AVX512_MR * kc;
+        dst += ps;
     }
 }
 
-__attribute__((target("avx512f"))) static void pack_b_avx512(const gemm_job *j, float *dst, long k0, long kc,
+__attribute__((target("avx512f"))) static void pack_b_avx512(const gemm_job *j, float *dst, long ps, long k0, long kc,
                                                              long c0, long nc)
 {
     if (!j->trans_b) {
@@ -548,7 +549,7 @@ __attribute__((target("avx512f"))) static void pack_b_avx512(const gemm_job *j, 
         for (long k = 0; k < kc; k++) {
             const float *s = j->B + (size_t)(k0 + k) * j->ldb + c0;
             float *d = dst + k * AVX512_NR;
-            for (long p = 0; p < nc; p += AVX512_NR, d += (size_t)AVX512_NR * kc) {
+            for (long p = 0; p < nc; p += AVX512_NR, d += ps) {
                 long cols = nc - p;
                 if (cols >= AVX512_NR) {
                     _mm512_store_ps(d, _mm512_loadu_ps(s + p));
@@ -580,7 +581,7 @@ __attribute__((target("avx512f"))) static void pack_b_avx512(const gemm_job *j, 
                     _mm512_store_ps(dst + (k + kk) * AVX512_NR + h, r[kk]);
             }
         }
-        dst += (size_t)AVX512_NR * kc;
+        dst += ps;
     }
 }
 #endif /* JC_GEMM_X86 */
@@ -592,13 +593,15 @@ enum { ISA_GENERIC = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
 
 /* Block sizes were tuned on Zen 5 (48 KiB L1d, 1 MiB L2 per core) and suit
  * any core with at least 32 KiB L1d and 512 KiB L2: kc = 384 keeps the
- * AVX-512 A micro-panel at 21 KiB; the B block is about 2/3 of L2. */
+ * AVX-512 A micro-panel at 21 KiB; the B block takes about half of L2,
+ * leaving room for the C tiles and the A panels streaming past (a larger
+ * block measured slower with both cores busy). */
 static const kernel_desc kernels[] = {
     [ISA_GENERIC] = {"generic", GEN_MR, GEN_NR, 256, 256 * 512, 1024, kern_generic, NULL, pack_a_generic,
                      pack_b_generic},
 #ifdef JC_GEMM_X86
     [ISA_AVX2] = {"avx2", AVX2_MR, AVX2_NR, 384, 384 * 384, 2048, kern_avx2, NULL, pack_a_avx2, pack_b_avx2},
-    [ISA_AVX512] = {"avx512", AVX512_MR, AVX512_NR, 384, 384 * 448, 2048, kern_avx512_14, kern_avx512_rows,
+    [ISA_AVX512] = {"avx512", AVX512_MR, AVX512_NR, 384, 384 * 320, 2048, kern_avx512_14, kern_avx512_rows,
                     pack_a_avx512, pack_b_avx512},
 #endif
 };
@@ -695,8 +698,12 @@ static void gemm_rect(const gemm_job *j, long r0, long r1, long q0, long q1)
     /* Packing op(A) = A^T panel by panel is a strided walk; it is done for
      * the whole block up front instead (see pack_a_avx512). */
     const int a_upfront = j->trans_a;
-    float *abuf = alloc_aligned((size_t)(one_jc && !a_upfront ? mr : mcb) * kcmax);
-    float *bbuf = alloc_aligned((size_t)ncb * kcmax);
+    /* Micro-panels are kc * nr floats, a multiple of 4 KiB for common kc, so
+     * the packers' stores at one k across panels, and the kernel's loads,
+     * would all fall into one L1 set; a cache line of padding spreads them. */
+    const long aps_max = kcmax * mr + 16, bps_max = kcmax * nr + 16;
+    float *abuf = alloc_aligned((size_t)(one_jc && !a_upfront ? 1 : mcb / mr) * aps_max);
+    float *bbuf = alloc_aligned((size_t)(ncb / nr) * bps_max);
     if (!abuf || !bbuf) {
         /* Out of memory for packing: still produce the right answer. */
         free(abuf);
@@ -716,23 +723,24 @@ static void gemm_rect(const gemm_job *j, long r0, long r1, long q0, long q1)
         for (long pc = 0; pc < K; pc += kcmax) {
             const long kc = min_l(kcmax, K - pc);
             const float beta = pc == 0 ? j->beta : 1.0f;
+            const long aps = kc * mr + 16, bps = kc * nr + 16;
             if (a_upfront)
-                kd->pack_a(j, abuf, ic, mc, pc, kc);
+                kd->pack_a(j, abuf, aps, ic, mc, pc, kc);
             for (long jc = q0; jc < q1; jc += ncb) {
                 const long nc = min_l(ncb, q1 - jc);
-                kd->pack_b(j, bbuf, pc, kc, jc, nc);
+                kd->pack_b(j, bbuf, bps, pc, kc, jc, nc);
                 for (long ir = 0; ir < mc; ir += mr) {
                     const long rows = min_l(mr, mc - ir);
-                    float *ap = one_jc && !a_upfront ? abuf : abuf + ir * kc;
+                    float *ap = one_jc && !a_upfront ? abuf : abuf + ir / mr * aps;
                     /* A is packed panel by panel during the first column
                      * block, just before its first use, so it is still in
                      * L1 when the kernel reads it. */
                     if (jc == q0 && !a_upfront)
-                        kd->pack_a(j, ap, ic + ir, rows, pc, kc);
+                        kd->pack_a(j, ap, aps, ic + ir, rows, pc, kc);
                     const kernel_fn kern = rows == mr ? kd->kern : kd->kern_rows ? kd->kern_rows[rows] : NULL;
                     float *crow = j->C + (size_t)(ic + ir) * j->ldc + jc;
                     for (long jr = 0; jr < nc; jr += nr) {
-                        const float *bp = bbuf + jr * kc;
+                        const float *bp = bbuf + jr / nr * bps;
                         const long cols = min_l(nr, nc - jr);
                         if (kern && cols == nr) {
                             kern(kc, ap, bp, crow + jr, j->ldc, j->alpha, beta);

@@ -1,0 +1,46 @@
+/* reduce.cl: SUM and MAX over one axis of x viewed as [outer, n, inner].
+ * No work_group_reduce built-ins (OpenCL 2.0, absent from PoCL): a tree
+ * in local memory whose size the host passes (a power of two). */
+
+acc_t combine(acc_t a, acc_t b, int is_max) { return is_max ? fmax(a, b) : a + b; }
+
+/* inner == 1: one work-group per (row, chunk of the row).  With one chunk
+ * the result goes straight to y; with several, the host runs this kernel
+ * again over the partial results (two passes keep a GPU busy when there
+ * are few long rows, as in a global sum). */
+__kernel void reduce_rows(__global const float *x, ulong xoff, __global float *y, ulong yoff, uint n, uint chunk,
+                          uint chunks, int is_max, __local acc_t *part)
+{
+    uint lid = get_local_id(0), wg = get_local_size(0);
+    uint grp = get_group_id(0), row = grp / chunks, c = grp % chunks;
+    uint lo = c * chunk, hi = min(n, lo + chunk);
+    __global const float *xr = x + xoff + (ulong)row * n;
+    acc_t s = is_max ? -INFINITY : 0;
+    for (uint k = lo + lid; k < hi; k += wg)
+        s = combine(s, xr[k], is_max);
+    part[lid] = s;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (uint w = wg / 2; w > 0; w /= 2) {
+        if (lid < w)
+            part[lid] = combine(part[lid], part[lid + w], is_max);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid == 0)
+        y[yoff + grp] = (float)part[0];
+}
+
+/* inner > 1: one work item per output; neighbouring items read
+ * neighbouring addresses, so the loads coalesce. */
+__kernel void reduce_cols(__global const float *x, ulong xoff, __global float *y, ulong yoff, uint outputs, uint n,
+                          uint inner, int is_max)
+{
+    uint gid = get_global_id(0);
+    if (gid >= outputs)
+        return;
+    uint o = gid / inner, i = gid % inner;
+    __global const float *p = x + xoff + (ulong)o * n * inner + i;
+    acc_t s = is_max ? (acc_t)p[0] : 0;
+    for (uint k = is_max ? 1 : 0; k < n; k++)
+        s = combine(s, p[(ulong)k * inner], is_max);
+    y[yoff + gid] = (float)s;
+}

@@ -1,0 +1,222 @@
+/* vulkan_internal.h: the Vulkan backend's context, shared by its files.
+ * libvulkan is opened with dlopen (VK_NO_PROTOTYPES): the library links
+ * nothing from Vulkan and works where no loader is installed. */
+#ifndef JC_VULKAN_INTERNAL_H
+#define JC_VULKAN_INTERNAL_H
+
+#define VK_NO_PROTOTYPES
+#include <vulkan/vulkan.h>
+
+#include "../jc_internal.h"
+
+/* Entry points, by the level they are resolved at. */
+#define JC_VK_GLOBAL_FNS(X)                                                                                        \
+    X(vkCreateInstance)                                                                                            \
+    X(vkEnumerateInstanceExtensionProperties)                                                                      \
+    X(vkEnumerateInstanceLayerProperties)
+
+#define JC_VK_INSTANCE_FNS(X)                                                                                      \
+    X(vkDestroyInstance)                                                                                           \
+    X(vkEnumeratePhysicalDevices)                                                                                  \
+    X(vkGetPhysicalDeviceProperties)                                                                               \
+    X(vkGetPhysicalDeviceProperties2)                                                                              \
+    X(vkGetPhysicalDeviceFeatures2)                                                                                \
+    X(vkGetPhysicalDeviceMemoryProperties)                                                                         \
+    X(vkGetPhysicalDeviceQueueFamilyProperties)                                                                    \
+    X(vkEnumerateDeviceExtensionProperties)                                                                        \
+    X(vkCreateDevice)                                                                                              \
+    X(vkGetDeviceProcAddr)
+
+#define JC_VK_DEVICE_FNS(X)                                                                                        \
+    X(vkDestroyDevice)                                                                                             \
+    X(vkGetDeviceQueue)                                                                                            \
+    X(vkCreateBuffer)                                                                                              \
+    X(vkDestroyBuffer)                                                                                             \
+    X(vkGetBufferMemoryRequirements)                                                                               \
+    X(vkAllocateMemory)                                                                                            \
+    X(vkFreeMemory)                                                                                                \
+    X(vkBindBufferMemory)                                                                                          \
+    X(vkMapMemory)                                                                                                 \
+    X(vkUnmapMemory)                                                                                               \
+    X(vkGetBufferDeviceAddress)                                                                                    \
+    X(vkCreateShaderModule)                                                                                        \
+    X(vkDestroyShaderModule)                                                                                       \
+    X(vkCreatePipelineLayout)                                                                                      \
+    X(vkDestroyPipelineLayout)                                                                                     \
+    X(vkCreateComputePipelines)                                                                                    \
+    X(vkDestroyPipeline)                                                                                           \
+    X(vkCreatePipelineCache)                                                                                       \
+    X(vkDestroyPipelineCache)                                                                                      \
+    X(vkGetPipelineCacheData)                                                                                      \
+    X(vkCreateCommandPool)                                                                                         \
+    X(vkDestroyCommandPool)                                                                                        \
+    X(vkAllocateCommandBuffers)                                                                                    \
+    X(vkResetCommandBuffer)                                                                                        \
+    X(vkBeginCommandBuffer)                                                                                        \
+    X(vkEndCommandBuffer)                                                                                          \
+    X(vkCmdBindPipeline)                                                                                           \
+    X(vkCmdPushConstants)                                                                                          \
+    X(vkCmdDispatch)                                                                                               \
+    X(vkCmdPipelineBarrier)                                                                                        \
+    X(vkCmdCopyBuffer)                                                                                             \
+    X(vkCmdFillBuffer)                                                                                             \
+    X(vkCreateFence)                                                                                               \
+    X(vkDestroyFence)                                                                                              \
+    X(vkResetFences)                                                                                               \
+    X(vkWaitForFences)                                                                                             \
+    X(vkQueueSubmit)                                                                                               \
+    X(vkDeviceWaitIdle)
+
+#define JC_VK_DECLARE(name) PFN_##name name;
+
+/* vulkan_loader.c */
+typedef struct {
+    void *lib;
+    PFN_vkGetInstanceProcAddr vkGetInstanceProcAddr;
+    JC_VK_GLOBAL_FNS(JC_VK_DECLARE)
+    JC_VK_INSTANCE_FNS(JC_VK_DECLARE)
+    JC_VK_DEVICE_FNS(JC_VK_DECLARE)
+    PFN_vkCreateDebugUtilsMessengerEXT vkCreateDebugUtilsMessengerEXT;
+    PFN_vkDestroyDebugUtilsMessengerEXT vkDestroyDebugUtilsMessengerEXT;
+} jc_vk_fns;
+
+jc_status jc_vk_load(jc_vk_fns *f, jc_error *err);
+void jc_vk_unload(jc_vk_fns *f);
+jc_status jc_vk_load_instance(jc_vk_fns *f, VkInstance inst, jc_error *err);
+jc_status jc_vk_load_device(jc_vk_fns *f, VkDevice dev, jc_error *err);
+const char *jc_vk_result_str(VkResult r);
+
+/* One cached compute pipeline: a shader with its specialization values. */
+#define JC_VK_MAX_SPEC 8
+typedef struct {
+    int shader;
+    int n_spec;
+    uint32_t spec[JC_VK_MAX_SPEC];
+    VkPipeline pipeline;
+} jc_vk_pipeline;
+
+/* Ranges touched since the last barrier, for hazard tracking while
+ * recording (see vulkan_record.c). */
+typedef struct {
+    const void *buf;
+    size_t off, size;
+    int write;
+} jc_vk_range;
+
+typedef struct {
+    jc_vk_fns f;
+    VkInstance instance;
+    VkPhysicalDevice phys;
+    VkDevice device;
+    VkQueue queue;
+    uint32_t queue_family;
+    VkDebugUtilsMessengerEXT messenger;
+    int validation_messages; /* counted by the debug callback */
+
+    VkPhysicalDeviceProperties props;
+    VkPhysicalDeviceMemoryProperties mem;
+    uint32_t mem_device;  /* memory type of tensors */
+    uint32_t mem_staging; /* host-visible coherent type for transfers */
+    int direct_map;       /* tensors' memory is host visible: no staging */
+    int use_subgroups;
+    uint32_t max_groups[3];
+
+    VkCommandPool pool;
+    VkCommandBuffer cmd;
+    VkFence fence;
+    int lost; /* the device was lost: every later call fails */
+
+    VkPipelineLayout layout;
+    VkPipelineCache cache;
+    int cache_dirty;
+    char cache_path[1024];
+    VkShaderModule *modules; /* one per embedded SPIR-V module, created lazily */
+    int n_modules;
+    jc_vk_pipeline *pipelines;
+    int n_pipelines, cap_pipelines;
+
+    /* recording state */
+    jc_vk_range *ranges;
+    int n_ranges, cap_ranges;
+    VkPipeline bound;
+    int n_dispatches, n_barriers;
+
+    jc_device_info info;
+    jc_graph *graph;
+} jc_vk_ctx;
+
+typedef struct {
+    VkBuffer buffer;
+    VkDeviceMemory memory;
+    void *map; /* persistent mapping when direct_map */
+    VkDeviceAddress addr;
+    size_t size;
+} jc_vk_buffer;
+
+/* vulkan_device.c */
+jc_status jc_vk_create_instance(jc_vk_fns *f, int validate, VkInstance *out, jc_error *err);
+void jc_vk_fill_info(jc_vk_fns *f, VkPhysicalDevice pd, jc_device_info *info);
+jc_status jc_vk_open_device(jc_vk_ctx *c, int index, jc_error *err);
+void jc_vk_close_device(jc_vk_ctx *c);
+/* Error from a failed Vulkan call, naming the device and the cause. */
+jc_status jc_vk_fail(jc_vk_ctx *c, VkResult r, jc_error *err, const char *what);
+
+/* vulkan_memory.c */
+jc_status jc_vk_buffer_alloc(jc_backend *be, size_t size, jc_buffer **out, jc_error *err);
+void jc_vk_buffer_free(jc_backend *be, jc_buffer *buf);
+jc_status jc_vk_upload(jc_backend *be, jc_buffer *buf, size_t off, const void *src, size_t n, jc_error *err);
+jc_status jc_vk_download(jc_backend *be, const jc_buffer *buf, size_t off, void *dst, size_t n, jc_error *err);
+/* Submit the command buffer recorded in c->cmd and wait for it. */
+jc_status jc_vk_submit_wait(jc_vk_ctx *c, jc_error *err, const char *what);
+
+/* vulkan_pipelines.c */
+enum {
+    JC_VK_SH_GEMM,
+    JC_VK_SH_BINARY,
+    JC_VK_SH_UNARY,
+    JC_VK_SH_REDUCE,
+    JC_VK_SH_REDUCE_SG,
+    JC_VK_SH_GATHER,
+    JC_VK_SH_AXIS,
+    JC_VK_SH_FRAMES,
+    JC_VK_SH_DROPOUT,
+    JC_VK_SH_OPTIM,
+    JC_VK_SH_COUNT
+};
+#define JC_VK_PUSH_MAX 128
+jc_status jc_vk_pipelines_init(jc_vk_ctx *c, jc_error *err);
+void jc_vk_pipelines_free(jc_vk_ctx *c);
+jc_status jc_vk_pipeline(jc_vk_ctx *c, int shader, const uint32_t *spec, int n_spec, VkPipeline *out,
+                         jc_error *err);
+int jc_vk_have_shaders(void);
+
+/* vulkan_record.c: one command buffer for a whole graph */
+jc_status jc_vk_record_begin(jc_vk_ctx *c, jc_error *err);
+/* A buffer range a dispatch reads or writes. */
+typedef struct {
+    const jc_tensor *t;
+    int write;
+} jc_vk_access;
+jc_status jc_vk_dispatch(jc_vk_ctx *c, int shader, const uint32_t *spec, int n_spec, const void *push,
+                         size_t push_size, uint32_t gx, uint32_t gy, uint32_t gz, const jc_vk_access *acc,
+                         int n_acc, jc_error *err);
+/* Dispatch a 1-D problem of n items in groups of local_size (2-D grid). */
+jc_status jc_vk_dispatch_1d(jc_vk_ctx *c, int shader, const uint32_t *spec, int n_spec, const void *push,
+                            size_t push_size, uint64_t n, uint32_t local_size, const jc_vk_access *acc,
+                            int n_acc, jc_error *err);
+jc_status jc_vk_record_end_submit(jc_vk_ctx *c, jc_error *err);
+
+/* vulkan_ops.c */
+int jc_vk_supports_op(const jc_backend *be, const jc_tensor *t);
+jc_status jc_vk_record_node(jc_vk_ctx *c, jc_tensor *t, jc_error *err);
+VkDeviceAddress jc_vk_addr(const jc_tensor *t);
+
+/* vulkan_spirv.c (generated by embed-spirv.sh from shaders/) */
+typedef struct {
+    const char *name;
+    const uint32_t *code;
+    size_t size;
+} jc_vk_spirv;
+extern const jc_vk_spirv jc_vk_spirv_modules[];
+
+#endif

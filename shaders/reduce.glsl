@@ -1,0 +1,99 @@
+// reduce.glsl: sum or max over one axis of x seen as [outer, n, inner],
+// output [outer, inner].  Included by reduce.comp and reduce_sg.comp (the
+// latter with USE_SUBGROUPS, only created when the device reports subgroup
+// arithmetic in compute shaders).
+//
+// TREE = 0: one invocation per output, a serial loop (short axes).
+// TREE = 1: one workgroup per output; invocations stride over the axis with
+// compensated (Kahan) sums, then combine in shared memory or subgroups.
+// The CPU reference sums in double; compensation keeps long sums (the
+// 17 M-element case) within float rounding of it.
+#ifdef USE_SUBGROUPS
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#endif
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 0) const uint LS = 64;
+layout(constant_id = 1) const uint TREE = 0;
+
+layout(push_constant) uniform Params {
+    FBuf x;
+    FBuf y;
+    uint outer;
+    uint n;
+    uint inner;
+    uint is_max;
+} p;
+
+shared float partial[LS];
+
+void main()
+{
+    if (TREE == 0) {
+        uint r = flat_index(LS);
+        if (r >= p.outer * p.inner)
+            return;
+        uint o = r / p.inner, i = r % p.inner;
+        uint base = o * p.n * p.inner + i;
+        if (p.is_max != 0) {
+            float m = p.x.v[base];
+            for (uint k = 1; k < p.n; k++)
+                m = max(m, p.x.v[base + k * p.inner]);
+            p.y.v[r] = m;
+        } else {
+            precise float s = 0.0, c = 0.0;
+            for (uint k = 0; k < p.n; k++) {
+                precise float v = p.x.v[base + k * p.inner] - c;
+                precise float t = s + v;
+                c = (t - s) - v;
+                s = t;
+            }
+            p.y.v[r] = s;
+        }
+        return;
+    }
+    uint r = flat_group();
+    uint lid = gl_LocalInvocationID.x;
+    uint o = r / p.inner, i = r % p.inner;
+    uint base = o * p.n * p.inner + i;
+    float acc;
+    if (p.is_max != 0) {
+        acc = -3.402823466e38;
+        for (uint k = lid; k < p.n; k += LS)
+            acc = max(acc, p.x.v[base + k * p.inner]);
+    } else {
+        precise float s = 0.0, c = 0.0;
+        for (uint k = lid; k < p.n; k += LS) {
+            precise float v = p.x.v[base + k * p.inner] - c;
+            precise float t = s + v;
+            c = (t - s) - v;
+            s = t;
+        }
+        acc = s;
+    }
+#ifdef USE_SUBGROUPS
+    acc = p.is_max != 0 ? subgroupMax(acc) : subgroupAdd(acc);
+    if (subgroupElect())
+        partial[gl_SubgroupID] = acc;
+    barrier();
+    if (lid == 0) {
+        float s = partial[0];
+        for (uint k = 1; k < gl_NumSubgroups; k++)
+            s = p.is_max != 0 ? max(s, partial[k]) : s + partial[k];
+        p.y.v[r] = s;
+    }
+#else
+    partial[lid] = acc;
+    barrier();
+    for (uint h = LS / 2; h > 0; h >>= 1) {
+        if (lid < h)
+            partial[lid] = p.is_max != 0 ? max(partial[lid], partial[lid + h]) : partial[lid] + partial[lid + h];
+        barrier();
+    }
+    if (lid == 0)
+        p.y.v[r] = partial[0];
+#endif
+}

@@ -1,0 +1,110 @@
+/* cmd_info.c: `jepatok info`: sizes, cost and rates of a configuration. */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "fsq.h"
+#include "jepa.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: jepatok info [--config NAME|FILE.json] [--json]\n"
+               "\n"
+               "Parameter counts of every component, multiply-adds per second of audio,\n"
+               "frame rate, tokens per second and bit rate of a configuration.\n"
+               "  --config NAME   paper, small (default) or tiny, or a JSON file of overrides\n"
+               "                  applied to the small configuration\n"
+               "  --json          machine-readable output\n");
+}
+
+/* NAME or a JSON file of overrides on top of "small". */
+int jt_cli_config(const char *arg, jt_config *c, char *err, size_t errlen)
+{
+    if (jt_config_preset(arg, c) == 0)
+        return jt_config_validate(c, err, errlen);
+    if (strstr(arg, ".json")) {
+        jt_config_preset("small", c);
+        return jt_config_load_overrides(c, arg, err, errlen);
+    }
+    snprintf(err, errlen, "unknown configuration '%s' (paper, small, tiny or a .json file)", arg);
+    return -1;
+}
+
+int jt_cmd_info(int argc, char **argv)
+{
+    const char *cfg_name = "small";
+    int as_json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+            cfg_name = argv[++i];
+        } else if (!strcmp(argv[i], "--json")) {
+            as_json = 1;
+        } else {
+            fprintf(stderr, "jepatok info: unknown argument '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    char err[512];
+    jt_config c;
+    if (jt_cli_config(cfg_name, &c, err, sizeof err)) {
+        fprintf(stderr, "jepatok info: %s\n", err);
+        return 1;
+    }
+    jc_error e = {0};
+    jc_backend *be = jc_backend_open("cpu", "threads=1", &e);
+    jt_jepa j;
+    if (!be || jt_jepa_create(&j, &c, be, 0, 1, err, sizeof err)) {
+        fprintf(stderr, "jepatok info: %s\n", be ? err : e.msg);
+        jc_backend_free(be);
+        return 1;
+    }
+    double enc_macs = 0, pred_macs = 0, seconds = 16.0;
+    jt_jepa_macs(&j, seconds, &enc_macs, &pred_macs);
+    jt_fsq_layout f;
+    jt_fsq_layout_init(&f, &c);
+    double fps = (double)c.sample_rate / jt_config_hop(&c);
+    int64_t n_enc = jt_count_params(j.online, "enc."), n_pred = jt_count_params(j.online, "pred.");
+    int64_t n_tok = jt_count_params(j.online, "mask_token"), n_target = jt_count_params(j.target, "enc.");
+    if (as_json) {
+        json_t *root = json_object(), *params = json_object(), *macs = json_object();
+        json_object_set_new(root, "config", json_string(c.name));
+        json_object_set_new(params, "encoder", json_integer(n_enc));
+        json_object_set_new(params, "predictor", json_integer(n_pred));
+        json_object_set_new(params, "mask_token", json_integer(n_tok));
+        json_object_set_new(params, "target", json_integer(n_target));
+        json_object_set_new(root, "params", params);
+        json_object_set_new(macs, "encoder_per_second", json_real(enc_macs));
+        json_object_set_new(macs, "predictor_per_second", json_real(pred_macs));
+        json_object_set_new(macs, "measured_on_seconds", json_real(seconds));
+        json_object_set_new(root, "macs", macs);
+        json_object_set_new(root, "sample_rate", json_integer(c.sample_rate));
+        json_object_set_new(root, "hop", json_integer(jt_config_hop(&c)));
+        json_object_set_new(root, "frames_per_second", json_real(fps));
+        json_object_set_new(root, "tokens_per_frame", json_integer(f.n_groups));
+        json_object_set_new(root, "tokens_per_second", json_real(fps * f.n_groups));
+        json_object_set_new(root, "bits_per_second", json_real(fps * jt_fsq_bits_per_frame(&f)));
+        char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        printf("%s\n", s);
+        free(s);
+        json_decref(root);
+    } else {
+        printf("configuration: %s\n", c.name);
+        printf("parameters:\n");
+        printf("  encoder     %12lld\n", (long long)n_enc);
+        printf("  predictor   %12lld  (+ %lld mask token)\n", (long long)n_pred, (long long)n_tok);
+        printf("  target      %12lld  (EMA copy of the encoder)\n", (long long)n_target);
+        printf("multiply-adds per second of audio (on %.0f s): encoder %.3g, predictor %.3g\n", seconds, enc_macs,
+               pred_macs);
+        printf("frames: %.1f per second (hop %d samples at %d Hz)\n", fps, jt_config_hop(&c), c.sample_rate);
+        printf("tokens: %d per frame, %.1f per second, %.0f bit/s\n", f.n_groups, fps * f.n_groups,
+               fps * jt_fsq_bits_per_frame(&f));
+    }
+    jt_jepa_free(&j);
+    jc_backend_free(be);
+    return 0;
+}
