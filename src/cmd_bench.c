@@ -277,25 +277,6 @@ int jt_cmd_bench(int argc, char **argv)
         {0, 1, 512, 1536, 4096, "weight grad dY X^T"},
         {1, 0, 1536, 4096, 512, "input grad W^T dY"},
     };
-    printf("\nGEMM (GFLOP/s)                         M     N     K    own  CBLAS  own/CBLAS\n");
-    double sum_ratio = 0;
-    int n_ratio = 0;
-    for (size_t i = 0; i < sizeof gemms / sizeof gemms[0]; i++) {
-        double own = gemm_gflops(JC_GEMM_OWN, tp, gemms[i].ta, gemms[i].tb, gemms[i].M, gemms[i].N, gemms[i].K,
-                                 min_time);
-        double blas = jc_sgemm_have_cblas() ? gemm_gflops(JC_GEMM_CBLAS, tp, gemms[i].ta, gemms[i].tb, gemms[i].M,
-                                                          gemms[i].N, gemms[i].K, min_time)
-                                            : NAN;
-        printf("  %-30s %c%c %5d %5d %5d %6.1f %6.1f %6.2f\n", gemms[i].what, gemms[i].ta ? 'T' : 'N',
-               gemms[i].tb ? 'T' : 'N', gemms[i].M, gemms[i].N, gemms[i].K, own, blas, own / blas);
-        if (!isnan(blas)) {
-            sum_ratio += own / blas;
-            n_ratio++;
-        }
-    }
-    if (n_ratio)
-        printf("  mean own/CBLAS: %.2f (target >= 0.90)\n", sum_ratio / n_ratio);
-
     /* paper-model layers on 1 s of audio (batch 1) */
     static const conv_shape convs[] = {
         {"enc b1 res k3 64ch", 64, 64, 3, 1, 1, 24000, 0},
@@ -320,6 +301,29 @@ int jt_cmd_bench(int argc, char **argv)
                 worst = conv / gemm;
         }
     printf("  lowest conv/GEMM: %.2f (target >= 0.70)\n", worst);
+    /* CBLAS last: OpenBLAS's idle threads spin for a while after each call
+     * and would slow down whatever runs next in this process. */
+    size_t n_gemm = sizeof gemms / sizeof gemms[0];
+    double own[16], blas[16];
+    for (size_t i = 0; i < n_gemm; i++)
+        own[i] = gemm_gflops(JC_GEMM_OWN, tp, gemms[i].ta, gemms[i].tb, gemms[i].M, gemms[i].N, gemms[i].K, min_time);
+    for (size_t i = 0; i < n_gemm; i++)
+        blas[i] = jc_sgemm_have_cblas() ? gemm_gflops(JC_GEMM_CBLAS, tp, gemms[i].ta, gemms[i].tb, gemms[i].M,
+                                                       gemms[i].N, gemms[i].K, min_time)
+                                        : NAN;
+    printf("\nGEMM (GFLOP/s)                         M     N     K    own  CBLAS  own/CBLAS\n");
+    double sum_ratio = 0;
+    int n_ratio = 0;
+    for (size_t i = 0; i < n_gemm; i++) {
+        printf("  %-30s %c%c %5d %5d %5d %6.1f %6.1f %6.2f\n", gemms[i].what, gemms[i].ta ? 'T' : 'N',
+               gemms[i].tb ? 'T' : 'N', gemms[i].M, gemms[i].N, gemms[i].K, own[i], blas[i], own[i] / blas[i]);
+        if (!isnan(blas[i])) {
+            sum_ratio += own[i] / blas[i];
+            n_ratio++;
+        }
+    }
+    if (n_ratio)
+        printf("  mean own/CBLAS: %.2f (target >= 0.90)\n", sum_ratio / n_ratio);
     planner_report(be);
     jc_threadpool_free(tp);
     jc_backend_free(be);

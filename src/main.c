@@ -14,6 +14,7 @@ static void usage(FILE *f)
             "commands:\n"
             "  info       sizes, cost and rates of a configuration\n"
             "  bench      measure the compute layer (GEMM, convolutions, memory planning)\n"
+            "  eval       score decoded speech against references (STOI, ESTOI, mel, SI-SDR, MR-STFT)\n"
             "\n"
             "  jepatok COMMAND --help   options of a command\n"
             "  jepatok --version        print the version\n");
@@ -31,13 +32,15 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "--version") == 0) {
-        printf("jepatok %s\n", PACKAGE_VERSION);
+        printf("jepatok %s\n", JT_VERSION);
         return 0;
     }
     if (strcmp(cmd, "info") == 0)
         return jt_cmd_info(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0)
         return jt_cmd_bench(argc - 1, argv + 1);
+    if (strcmp(cmd, "eval") == 0)
+        return jt_cmd_eval(argc - 1, argv + 1);
     fprintf(stderr, "jepatok: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;
