@@ -28,7 +28,7 @@ static const field fields[] = {
     FI(conformer_layers), FI(conformer_heads), FI(ff_mult), FI(conv_kernel), FF(dropout), FI(pred_dim),
     FI(pred_heads), FF(mask_ratio), FI(mask_min_span), FF(ema_decay), FF(lr), FF(beta1), FF(beta2),
     FF(weight_decay), FI(warmup_steps), FF(clip_norm), FF(aug_gain_p), FF(aug_noise_p), FI(fsq_dims),
-    FA(fsq_levels, JT_MAX_DIMS), FI(paper_daam_init), FI(paper_masking), FI(mask_waveform),
+    FA(fsq_levels, JT_MAX_DIMS), FI(paper_daam_init), FI(daam_raw_delta), FI(paper_masking), FI(mask_waveform),
 };
 #define N_FIELDS ((int)(sizeof fields / sizeof fields[0]))
 

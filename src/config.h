@@ -47,6 +47,8 @@ typedef struct {
 
     /* Deviations from the paper's reference code, each with its switch. */
     int paper_daam_init;   /* 1: every delta_k = 0 (K behaves as 1) */
+    int daam_raw_delta;    /* 1: MODEL.md's literal z = (a - mu - delta) / (sigma s);
+                              0: delta in units of sigma (see daam.c) */
     int paper_masking;     /* 1: spans counted with overlaps, may mask all */
     int mask_waveform;     /* 1: zero the waveform under masked frames */
 } jt_config;

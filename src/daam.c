@@ -33,7 +33,13 @@ jc_tensor *jt_daam(jt_nn *m, const char *name, jc_tensor *x, jc_tensor *mask)
     jc_tensor *s4 = jc_reshape(g, s, 4, k4), *d4 = jc_reshape(g, delta, 4, k4);
     jc_tensor *ac4 = jc_reshape(g, ac, 4, (int64_t[]){B, 1, 1, T});
     jc_tensor *sig4 = jc_reshape(g, sigma, 4, (int64_t[]){B, 1, 1, 1});
-    jc_tensor *z = jc_div(g, jc_sub(g, ac4, d4), jc_scale(g, jc_mul(g, sig4, s4), 1.0f, 1e-8f)); /* [B,K,1,T] */
+    /* Offsets in units of sigma: MODEL.md's literal z = (a - mu - delta) /
+     * (sigma s) puts delta in raw units, so with the spread initialisation
+     * and sigma << 1 (typical at init) every component sits many sigmas away,
+     * the gate underflows to 0 and gets no gradient.  daam_raw_delta keeps the
+     * literal form; with delta = 0 (paper_daam_init) both are the same. */
+    jc_tensor *offset = m->cfg->daam_raw_delta ? d4 : jc_mul(g, d4, sig4);
+    jc_tensor *z = jc_div(g, jc_sub(g, ac4, offset), jc_scale(g, jc_mul(g, sig4, s4), 1.0f, 1e-8f)); /* [B,K,1,T] */
     jc_tensor *l = jc_sub(g, jc_scale(g, jc_sqr(g, z), -0.5f, -0.5f * logf(2.0f * (float)M_PI)), jc_log(g, s4));
     jc_tensor *gate = jc_exp(g, jc_scale(g, jc_logsumexp(g, l, 1), 1.0f, -logf((float)K))); /* [B,1,1,T] */
     gate = jc_reshape(g, gate, 3, (int64_t[]){B, 1, T});
