@@ -323,9 +323,11 @@ void jc_adamw_set_step(jc_adamw *opt, int64_t step); /* when resuming */
 float jc_adamw_lr_at(const jc_adamw *opt, int64_t step);
 
 /* Append target <- decay * target + (1 - decay) * online for every tensor of
- * target (matched by name in online) to g; runs after the updates appended
+ * target to g, matched by name in online after removing target_prefix
+ * (may be NULL) from the target's names; runs after the updates appended
  * before it. */
-jc_status jc_ema_append(jc_graph *g, jc_store *target, jc_store *online, float decay, jc_error *err);
+jc_status jc_ema_append(jc_graph *g, jc_store *target, jc_store *online, const char *target_prefix, float decay,
+                        jc_error *err);
 
 /* ------------------------------------------------------------ checkpoints */
 /* safetensors: 8-byte little-endian header length, JSON header

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ops_internal.h"
 
@@ -156,12 +157,18 @@ static jc_tensor *latest_version(jc_graph *g, jc_tensor *t)
     return t;
 }
 
-jc_status jc_ema_append(jc_graph *g, jc_store *target, jc_store *online, float decay, jc_error *err)
+jc_status jc_ema_append(jc_graph *g, jc_store *target, jc_store *online, const char *target_prefix, float decay,
+                        jc_error *err)
 {
     if (jc_graph_failed(g))
         return jc_graph_status(g, err);
+    size_t plen = target_prefix ? strlen(target_prefix) : 0;
     for (int i = 0; i < jc_store_count(target); i++) {
-        jc_tensor *tt = jc_store_at(target, i), *on = jc_store_find(online, tt->name);
+        jc_tensor *tt = jc_store_at(target, i);
+        const char *name = tt->name;
+        if (plen && strncmp(name, target_prefix, plen) == 0)
+            name += plen;
+        jc_tensor *on = jc_store_find(online, name);
         if (!on || !jc_same_shape(on, tt))
             return jc_error_set(err, JC_ERR_INVALID, "ema: tensor '%s' missing or of another shape in the online "
                                 "store", tt->name);

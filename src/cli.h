@@ -9,6 +9,7 @@
 /* Each returns the process exit status (0 success, 1 failure, 2 usage). */
 int jt_cmd_bench(int argc, char **argv);
 int jt_cmd_info(int argc, char **argv);
+int jt_cmd_train(int argc, char **argv);
 int jt_cmd_eval(int argc, char **argv);
 
 /* Shared option parsing: a preset name, or a JSON file of overrides on

@@ -69,7 +69,7 @@ int jt_cmd_info(int argc, char **argv)
     jt_fsq_layout_init(&f, &c);
     double fps = (double)c.sample_rate / jt_config_hop(&c);
     int64_t n_enc = jt_count_params(j.online, "enc."), n_pred = jt_count_params(j.online, "pred.");
-    int64_t n_tok = jt_count_params(j.online, "mask_token"), n_target = jt_count_params(j.target, "enc.");
+    int64_t n_tok = jt_count_params(j.online, "mask_token"), n_target = jt_count_params(j.target, JT_TARGET_PREFIX "enc.");
     if (as_json) {
         json_t *root = json_object(), *params = json_object(), *macs = json_object();
         json_object_set_new(root, "config", json_string(c.name));

@@ -1,5 +1,6 @@
 /* jepa.c: creating the stage-1 model and counting its size and cost. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "jepa.h"
@@ -46,18 +47,38 @@ int jt_jepa_create(jt_jepa *j, const jt_config *c, jc_backend *be, uint64_t seed
         int64_t shape[4];
         for (int d = 0; d < jc_tensor_ndim(t); d++)
             shape[d] = jc_tensor_dim(t, d);
-        if (!jc_store_buffer(j->target, jc_tensor_name(t), jc_tensor_ndim(t), shape, &e)) {
+        char name[256];
+        snprintf(name, sizeof name, "%s%s", JT_TARGET_PREFIX, jc_tensor_name(t));
+        if (!jc_store_buffer(j->target, name, jc_tensor_ndim(t), shape, &e)) {
             snprintf(err, errlen, "creating the target encoder: %s", e.msg);
             r = -1;
         }
     }
-    if (r == 0 && !no_init && jc_store_copy(j->target, j->online, &e)) {
+    if (r == 0 && !no_init && jt_jepa_reset_target(j, &e)) {
         snprintf(err, errlen, "copying the target encoder: %s", e.msg);
         r = -1;
     }
     if (r)
         jt_jepa_free(j);
     return r;
+}
+
+jc_status jt_jepa_reset_target(jt_jepa *j, jc_error *err)
+{
+    size_t plen = strlen(JT_TARGET_PREFIX);
+    for (int i = 0; i < jc_store_count(j->target); i++) {
+        jc_tensor *t = jc_store_at(j->target, i), *on = jc_store_find(j->online, jc_tensor_name(t) + plen);
+        float *v = on ? malloc((size_t)jc_tensor_nelem(t) * sizeof *v) : NULL;
+        if (!v)
+            return jc_error_set(err, JC_ERR_NOMEM, "target: cannot copy '%s'", jc_tensor_name(t));
+        jc_status s = jc_tensor_get(on, v, err);
+        if (s == JC_OK)
+            s = jc_tensor_set(t, v, err);
+        free(v);
+        if (s)
+            return s;
+    }
+    return JC_OK;
 }
 
 void jt_jepa_free(jt_jepa *j)

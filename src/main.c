@@ -12,6 +12,7 @@ static void usage(FILE *f)
             "Speech tokenizer: 24 kHz speech <-> 47.5 tokens/s (640 bit/s).\n"
             "\n"
             "commands:\n"
+            "  train      train stage 1 (the encoder)\n"
             "  info       sizes, cost and rates of a configuration\n"
             "  bench      measure the compute layer (GEMM, convolutions, memory planning)\n"
             "  eval       score decoded speech against references (STOI, ESTOI, mel, SI-SDR, MR-STFT)\n"
@@ -35,6 +36,8 @@ int main(int argc, char **argv)
         printf("jepatok %s\n", JT_VERSION);
         return 0;
     }
+    if (strcmp(cmd, "train") == 0)
+        return jt_cmd_train(argc - 1, argv + 1);
     if (strcmp(cmd, "info") == 0)
         return jt_cmd_info(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0)

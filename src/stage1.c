@@ -20,7 +20,7 @@ int jt_stage1_step_build(jt_stage1_step *s, jt_jepa *j, jc_adamw *opt, int64_t B
     s->jmask = jc_input(g, "jepa_mask", 3, (int64_t[]){B, 1, s->F});
 
     jt_nn online = {.g = g, .params = j->online, .training = 1, .cfg = c};
-    jt_nn target = {.g = g, .params = j->target, .training = 0, .cfg = c};
+    jt_nn target = {.g = g, .params = j->target, .training = 0, .cfg = c, .prefix = "target"};
     jc_tensor *wave_online = s->wave;
     if (c->mask_waveform) { /* the online encoder hears nothing of the masked frames */
         jc_tensor *up = jc_expand(g, jc_reshape(g, s->jmask, 4, (int64_t[]){B, 1, s->F, 1}), 4,
@@ -51,7 +51,7 @@ int jt_stage1_step_build(jt_stage1_step *s, jt_jepa *j, jc_adamw *opt, int64_t B
         if (st == JC_OK)
             st = jc_adamw_append(opt, g, &s->grad_norm, &e);
         if (st == JC_OK)
-            st = jc_ema_append(g, j->target, j->online, c->ema_decay, &e);
+            st = jc_ema_append(g, j->target, j->online, JT_TARGET_PREFIX, c->ema_decay, &e);
     }
     if (st == JC_OK)
         st = jc_graph_build(g, &e);

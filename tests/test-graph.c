@@ -99,7 +99,7 @@ static void test_ema(void)
     jc_tensor_set(a, av, &err);
     jc_tensor_set(t, tv, &err);
     jc_graph *g = jc_graph_new(be);
-    jc_ema_append(g, target, online, 0.996f, &err);
+    jc_ema_append(g, target, online, NULL, 0.996f, &err);
     jc_status s = jc_graph_build(g, &err);
     for (int i = 0; s == JC_OK && i < 2; i++)
         s = jc_graph_compute(g, &err);

@@ -1,0 +1,106 @@
+/* cmd_train.c: `jepatok train stage1|stage2`: option parsing. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train.h"
+
+jc_backend *jt_open_backend(const char *name, jc_error *err)
+{
+    if (!name)
+        name = getenv("JEPATOK_BACKEND");
+    if (!name)
+        name = "cpu";
+    jc_backend *be = jc_backend_open(name, NULL, err);
+    if (be && strcmp(name, "auto") == 0) {
+        jc_device_info info;
+        jc_backend_device_info(be, &info);
+        fprintf(stderr, "backend auto: picked %s (%s)\n", jc_backend_name(be), info.name);
+    }
+    return be;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: jepatok train stage1 --data PATH --out DIR [options]\n"
+            "\n"
+            "Stage 1: self-supervised JEPA training of the encoder (masked-frame\n"
+            "prediction in latent space against an EMA target encoder).\n"
+            "  --data PATH          directory of audio files (searched recursively) or a\n"
+            "                       text file listing them; any rate and channel count\n"
+            "  --out DIR            run directory: checkpoint.safetensors, metrics.jsonl,\n"
+            "                       loss.svg\n"
+            "  --config NAME        paper, small (default), tiny, or FILE.json overrides\n"
+            "  --steps N            total optimiser steps (default 1000)\n"
+            "  --batch N            clips per batch (default 8)\n"
+            "  --crop-seconds S     random crop length (default 4; at least 0.8)\n"
+            "  --lr LR              peak learning rate (default: the configuration's, 1.5e-4)\n"
+            "  --seed N             seed of initialisation, data order, masks (default 1)\n"
+            "  --backend NAME       cpu, opencl, vulkan or auto (default $JEPATOK_BACKEND or cpu)\n"
+            "  --log-every N        metrics every N steps (default 10)\n"
+            "  --checkpoint-every N checkpoint and loss picture every N steps (default 200)\n"
+            "  --resume             continue the run in DIR from its checkpoint, exactly\n"
+            "\n"
+            "usage: jepatok train stage2 ...   (not available yet: needs the decoder)\n");
+}
+
+int jt_cmd_train(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "stage2") == 0) {
+        fprintf(stderr, "jepatok train stage2: not available yet (the decoder and discriminators are not built)\n");
+        return 1;
+    }
+    if (strcmp(argv[1], "stage1") != 0) {
+        fprintf(stderr, "jepatok train: unknown stage '%s' (stage1 or stage2)\n", argv[1]);
+        return 2;
+    }
+    jt_train_opts o = {.config = "small", .steps = 1000, .batch = 8, .log_every = 10, .checkpoint_every = 200,
+                       .crop_seconds = 4.0, .seed = 1};
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        int has = i + 1 < argc;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--resume")) {
+            o.resume = 1;
+        } else if (has && !strcmp(a, "--data")) {
+            o.data = argv[++i];
+        } else if (has && !strcmp(a, "--out")) {
+            o.out = argv[++i];
+        } else if (has && !strcmp(a, "--config")) {
+            o.config = argv[++i];
+        } else if (has && !strcmp(a, "--backend")) {
+            o.backend = argv[++i];
+        } else if (has && !strcmp(a, "--steps")) {
+            o.steps = atoll(argv[++i]);
+        } else if (has && !strcmp(a, "--batch")) {
+            o.batch = atoll(argv[++i]);
+        } else if (has && !strcmp(a, "--crop-seconds")) {
+            o.crop_seconds = atof(argv[++i]);
+        } else if (has && !strcmp(a, "--lr")) {
+            o.lr = (float)atof(argv[++i]);
+        } else if (has && !strcmp(a, "--seed")) {
+            o.seed = strtoull(argv[++i], NULL, 10);
+        } else if (has && !strcmp(a, "--log-every")) {
+            o.log_every = atoll(argv[++i]);
+        } else if (has && !strcmp(a, "--checkpoint-every")) {
+            o.checkpoint_every = atoll(argv[++i]);
+        } else {
+            fprintf(stderr, "jepatok train stage1: unknown or incomplete option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!o.data || !o.out || o.steps < 1 || o.batch < 1 || o.log_every < 1 || o.checkpoint_every < 1 ||
+        !(o.crop_seconds > 0)) {
+        fprintf(stderr, "jepatok train stage1: --data and --out are required; counts must be positive\n");
+        return 2;
+    }
+    return jt_train_stage1(&o);
+}

@@ -1,0 +1,27 @@
+/* train.h: the trainers behind `jepatok train`. */
+#ifndef JT_TRAIN_H
+#define JT_TRAIN_H
+
+#include <stdint.h>
+
+#include "cli.h"
+#include "jc.h"
+
+typedef struct {
+    const char *config;  /* preset name or JSON overrides (ignored on resume) */
+    const char *data;    /* list file or directory */
+    const char *out;     /* run directory */
+    const char *backend; /* NULL: $JEPATOK_BACKEND or cpu */
+    int64_t steps, batch, log_every, checkpoint_every;
+    double crop_seconds;
+    float lr;            /* <= 0: the configuration's */
+    uint64_t seed;
+    int resume;
+} jt_train_opts;
+
+int jt_train_stage1(const jt_train_opts *o);
+/* Open --backend NAME (or $JEPATOK_BACKEND, else cpu); "auto" says on
+ * stderr what it picked. */
+jc_backend *jt_open_backend(const char *name, jc_error *err);
+
+#endif
