@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cpu_internal.h"
@@ -173,18 +174,51 @@ static jc_status run_node(jc_cpu_ctx *c, jc_tensor *t)
     return JC_ERR_UNSUPPORTED;
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* JC_PROFILE=1: time per operation kind, printed to stderr after each run. */
+static void print_profile(const double *t, const int *n)
+{
+    static const char *const names[JC_OP_COUNT] = {
+        "leaf", "view", "matmul", "conv1d", "conv1d_bwd_input", "conv1d_bwd_weight", "binary", "unary",
+        "unary_grad", "scale", "sum", "max", "permute", "expand", "slice", "pad", "pad_reflect_grad", "concat",
+        "dropout", "frames", "frames_grad", "adamw", "ema"};
+    double total = 0;
+    for (int k = 0; k < JC_OP_COUNT; k++)
+        total += t[k];
+    fprintf(stderr, "cpu profile: %.1f ms\n", total * 1e3);
+    for (int k = 0; k < JC_OP_COUNT; k++)
+        if (t[k] > 0.005 * total)
+            fprintf(stderr, "  %-18s %5d ops %8.1f ms %5.1f%%\n", names[k], n[k], t[k] * 1e3, 100 * t[k] / total);
+}
+
 static jc_status cpu_graph_compute(jc_backend *be, jc_graph *g, jc_error *err)
 {
     jc_cpu_ctx *c = be->ctx;
     c->graph = g;
+    int profile = getenv("JC_PROFILE") != NULL;
+    double times[JC_OP_COUNT] = {0};
+    int counts[JC_OP_COUNT] = {0};
     for (int i = 0; i < g->n_exec; i++) {
+        double t0 = profile ? now_s() : 0;
         jc_status s = run_node(c, g->exec[i]);
+        if (profile) {
+            times[g->exec[i]->op] += now_s() - t0;
+            counts[g->exec[i]->op]++;
+        }
         if (s == JC_ERR_NOMEM)
             return jc_error_set(err, s, "cpu: out of memory computing %s", g->exec[i]->name);
         if (s)
             return jc_error_set(err, s, "cpu: cannot compute %s (operation %d)", g->exec[i]->name,
                                 (int)g->exec[i]->op);
     }
+    if (profile)
+        print_profile(times, counts);
     return JC_OK;
 }
 
