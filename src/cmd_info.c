@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "fsq.h"
+#include "decoder.h"
 #include "jepa.h"
 
 static void usage(FILE *f)
@@ -63,8 +64,18 @@ int jt_cmd_info(int argc, char **argv)
         jc_backend_free(be);
         return 1;
     }
-    double enc_macs = 0, pred_macs = 0, seconds = 16.0;
+    double enc_macs = 0, pred_macs = 0, dec_macs = 0, seconds = 16.0;
     jt_jepa_macs(&j, seconds, &enc_macs, &pred_macs);
+    jc_store *s2 = jc_store_new(be);
+    if (jt_stage2_create(s2, &c, NULL, &dec_macs, err, sizeof err)) {
+        fprintf(stderr, "jepatok info: %s\n", err);
+        jc_store_free(s2);
+        jt_jepa_free(&j);
+        jc_backend_free(be);
+        return 1;
+    }
+    int64_t n_dec = jt_count_params(s2, "dec."), n_mpd = jt_count_params(s2, "mpd."),
+            n_msd = jt_count_params(s2, "msd.");
     jt_fsq_layout f;
     jt_fsq_layout_init(&f, &c);
     double fps = (double)c.sample_rate / jt_config_hop(&c);
@@ -77,9 +88,13 @@ int jt_cmd_info(int argc, char **argv)
         json_object_set_new(params, "predictor", json_integer(n_pred));
         json_object_set_new(params, "mask_token", json_integer(n_tok));
         json_object_set_new(params, "target", json_integer(n_target));
+        json_object_set_new(params, "decoder", json_integer(n_dec));
+        json_object_set_new(params, "mpd", json_integer(n_mpd));
+        json_object_set_new(params, "msd", json_integer(n_msd));
         json_object_set_new(root, "params", params);
         json_object_set_new(macs, "encoder_per_second", json_real(enc_macs));
         json_object_set_new(macs, "predictor_per_second", json_real(pred_macs));
+        json_object_set_new(macs, "decoder_per_second", json_real(dec_macs));
         json_object_set_new(macs, "measured_on_seconds", json_real(seconds));
         json_object_set_new(root, "macs", macs);
         json_object_set_new(root, "sample_rate", json_integer(c.sample_rate));
@@ -98,12 +113,16 @@ int jt_cmd_info(int argc, char **argv)
         printf("  encoder     %12lld\n", (long long)n_enc);
         printf("  predictor   %12lld  (+ %lld mask token)\n", (long long)n_pred, (long long)n_tok);
         printf("  target      %12lld  (EMA copy of the encoder)\n", (long long)n_target);
-        printf("multiply-adds per second of audio (on %.0f s): encoder %.3g, predictor %.3g\n", seconds, enc_macs,
-               pred_macs);
+        printf("  decoder     %12lld\n", (long long)n_dec);
+        printf("  mpd         %12lld  (multi-period discriminator)\n", (long long)n_mpd);
+        printf("  msd         %12lld  (multi-scale discriminator)\n", (long long)n_msd);
+        printf("multiply-adds per second of audio: encoder %.3g (on %.0f s), predictor %.3g, decoder %.3g\n",
+               enc_macs, seconds, pred_macs, dec_macs);
         printf("frames: %.1f per second (hop %d samples at %d Hz)\n", fps, jt_config_hop(&c), c.sample_rate);
         printf("tokens: %d per frame, %.1f per second, %.0f bit/s\n", f.n_groups, fps * f.n_groups,
                fps * jt_fsq_bits_per_frame(&f));
     }
+    jc_store_free(s2);
     jt_jepa_free(&j);
     jc_backend_free(be);
     return 0;

@@ -27,7 +27,7 @@ static const field fields[] = {
     FA(enc_strides, JT_MAX_BLOCKS), FI(res_units), FI(max_dilation), FI(daam_gaussians), FI(code_dim),
     FI(conformer_layers), FI(conformer_heads), FI(ff_mult), FI(conv_kernel), FF(dropout), FI(pred_dim),
     FI(pred_heads), FF(mask_ratio), FI(mask_min_span), FF(ema_decay), FF(lr), FF(beta1), FF(beta2),
-    FF(weight_decay), FI(warmup_steps), FF(clip_norm), FF(aug_gain_p), FF(aug_noise_p), FI(fsq_dims),
+    FF(weight_decay), FI(warmup_steps), FA(dec_channels, JT_MAX_BLOCKS + 1), FI(disc_div), FF(clip_norm), FF(aug_gain_p), FF(aug_noise_p), FI(fsq_dims),
     FA(fsq_levels, JT_MAX_DIMS), FI(paper_daam_init), FI(daam_raw_delta), FI(paper_masking), FI(mask_waveform),
 };
 #define N_FIELDS ((int)(sizeof fields / sizeof fields[0]))
@@ -55,6 +55,7 @@ static void common(jt_config *c)
     c->aug_gain_p = 0.3f;
     c->aug_noise_p = 0.2f;
     c->fsq_dims = 128;
+    c->disc_div = 1;
     for (int i = 0; i < JT_MAX_DIMS; i++)
         c->fsq_levels[i] = 4;
 }
@@ -63,8 +64,9 @@ int jt_config_preset(const char *name, jt_config *c)
 {
     common(c);
     if (strcmp(name, "paper") == 0) {
-        static const int ch[5] = {128, 256, 384, 512, 512};
+        static const int ch[5] = {128, 256, 384, 512, 512}, dec[6] = {512, 512, 384, 256, 128, 64};
         memcpy(c->enc_channels, ch, sizeof ch);
+        memcpy(c->dec_channels, dec, sizeof dec);
         c->enc_in_channels = 64;
         c->res_units = 8;
         c->conformer_layers = 8;
@@ -75,8 +77,9 @@ int jt_config_preset(const char *name, jt_config *c)
     } else if (strcmp(name, "small") == 0) {
         /* about 1/16 of the paper's convolution cost: real time on 2 cores
          * with a wide margin (jepatok info prints the MACs per second) */
-        static const int ch[5] = {32, 64, 96, 128, 128};
+        static const int ch[5] = {32, 64, 96, 128, 128}, dec[6] = {128, 128, 96, 64, 32, 16};
         memcpy(c->enc_channels, ch, sizeof ch);
+        memcpy(c->dec_channels, dec, sizeof dec);
         c->enc_in_channels = 16;
         c->res_units = 3;
         c->conformer_layers = 4;
@@ -84,12 +87,14 @@ int jt_config_preset(const char *name, jt_config *c)
         c->conv_kernel = 31;
         c->pred_dim = 128;
         c->pred_heads = 8;
+        c->disc_div = 4;
     } else if (strcmp(name, "tiny") == 0) {
         /* a few thousand parameters, for unit tests: the encoder has no
          * Conformer layer (at the fixed width D = 128 one alone would hold
          * ~0.4 M); the predictor's two Conformers run at width 8 */
-        static const int ch[5] = {4, 4, 8, 8, 8};
+        static const int ch[5] = {4, 4, 8, 8, 8}, dec[6] = {8, 8, 8, 4, 4, 4};
         memcpy(c->enc_channels, ch, sizeof ch);
+        memcpy(c->dec_channels, dec, sizeof dec);
         c->enc_in_channels = 4;
         c->res_units = 1;
         c->conformer_layers = 0;
@@ -98,6 +103,7 @@ int jt_config_preset(const char *name, jt_config *c)
         c->conv_kernel = 5;
         c->pred_dim = 8;
         c->pred_heads = 2;
+        c->disc_div = 16;
         c->warmup_steps = 10;
     } else {
         return -1;
@@ -144,6 +150,10 @@ int jt_config_validate(const jt_config *c, char *err, size_t errlen)
             snprintf(err, errlen, "block %d: channels %d, stride %d", i, c->enc_channels[i], c->enc_strides[i]);
             return -1;
         }
+    if (c->disc_div < 1 || 16 % c->disc_div) {
+        snprintf(err, errlen, "disc_div must divide 16 (got %d)", c->disc_div);
+        return -1;
+    }
     if (!(c->mask_ratio > 0 && c->mask_ratio < 1) || c->mask_min_span < 1) {
         snprintf(err, errlen, "mask_ratio must be in (0, 1) and mask_min_span >= 1");
         return -1;
@@ -256,7 +266,8 @@ char *jt_config_to_json(const jt_config *c)
         case F_FLOAT: v = json_real(*(const float *)base); break;
         case F_STR: v = json_string(base); break;
         case F_INTS: {
-            int n = strcmp(f->key, "fsq_levels") == 0 ? c->fsq_dims : c->n_blocks;
+            int n = strcmp(f->key, "fsq_levels") == 0 ? c->fsq_dims
+                    : strcmp(f->key, "dec_channels") == 0 ? c->n_blocks + 1 : c->n_blocks;
             v = json_array();
             for (int k = 0; k < n && k < f->count; k++)
                 json_array_append_new(v, json_integer(((const int *)base)[k]));

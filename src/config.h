@@ -41,6 +41,10 @@ typedef struct {
     float clip_norm;
     float aug_gain_p, aug_noise_p; /* 0.3, 0.2 */
 
+    /* stage 2: decoder widths (input conv, then each upsampling block) */
+    int dec_channels[JT_MAX_BLOCKS + 1];
+    int disc_div;   /* discriminator widths = the paper's / disc_div */
+
     /* FSQ */
     int fsq_dims;                 /* = code_dim */
     int fsq_levels[JT_MAX_DIMS];  /* levels per dim (4) */

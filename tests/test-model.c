@@ -5,6 +5,7 @@
  * EMA target after a training step. */
 #include <stdio.h>
 
+#include "decoder.h"
 #include "jepa.h"
 #include "masking.h"
 #include "stage1.h"
@@ -154,6 +155,69 @@ static float loss_of(jt_jepa *j, jt_stage1_step *s, const float *wave, const flo
     return l;
 }
 
+typedef double (*loss_fn)(void *ctx);
+
+/* Directional derivatives over a whole parameter tensor: along the
+ * analytic gradient (the loss changes by h |g|, far above float rounding)
+ * and along a random direction.  Per-element differences of a float loss
+ * sit at the rounding floor for most weights of a deep model. */
+static void directional_check(const char *name, jc_tensor *p, float *pv, const float *gv, int64_t n, jc_rng *r,
+                              loss_fn eval, void *ctx)
+{
+    jc_error e = {0};
+    double gnorm = 0;
+    for (int64_t k = 0; k < n; k++)
+        gnorm += (double)gv[k] * gv[k];
+    gnorm = sqrt(gnorm);
+    float *base = malloc((size_t)n * sizeof *base), *dir = malloc((size_t)n * sizeof *dir);
+    memcpy(base, pv, (size_t)n * sizeof *pv);
+    double err[2] = {1, 1};
+    for (int pass = 0; pass < 2 && gnorm > 0; pass++) {
+        double dnorm = 0, expect = 0;
+        for (int64_t k = 0; k < n; k++) {
+            dir[k] = pass == 0 ? gv[k] : (float)jc_rng_normal(r);
+            dnorm += (double)dir[k] * dir[k];
+        }
+        dnorm = sqrt(dnorm);
+        for (int64_t k = 0; k < n; k++) {
+            dir[k] = (float)(dir[k] / dnorm);
+            expect += (double)gv[k] * dir[k];
+        }
+        /* 3e-3: larger steps cross leaky-ReLU kinks, smaller ones sink into
+         * float rounding of the loss (measured: 1e-2 / 3e-3 / 1e-3) */
+        double h = 3e-3, lv[2];
+        for (int sgn = 0; sgn < 2; sgn++) {
+            for (int64_t k = 0; k < n; k++)
+                pv[k] = base[k] + (float)((sgn ? -h : h) * dir[k]);
+            jc_tensor_set(p, pv, &e);
+            lv[sgn] = eval(ctx);
+        }
+        err[pass] = fabs((lv[0] - lv[1]) / (2 * h) - expect) / gnorm;
+    }
+    jc_tensor_set(p, base, &e);
+    memcpy(pv, base, (size_t)n * sizeof *pv);
+    /* whole-model float precision allows ~1e-2 here (every op alone is
+     * checked tightly in test-grad); a wiring error gives O(1) */
+    tap_ok(gnorm > 1e-6 && err[0] < 5e-2 && err[1] < 5e-2,
+           "grad %s vs finite differences along g and a random direction (|g| %.1e, err %.1e / %.1e)", name, gnorm,
+           err[0], err[1]);
+    free(base);
+    free(dir);
+}
+
+typedef struct {
+    jt_jepa *j;
+    jt_stage1_step *s;
+    const float *wave, *jm;
+    const int64_t *len;
+} stage1_ctx;
+
+static double eval_loss(void *p)
+{
+    stage1_ctx *c = p;
+    return loss_of(c->j, c->s, c->wave, c->jm, c->len);
+}
+
 static void test_gradients(void)
 {
     jt_config c;
@@ -215,6 +279,7 @@ static void test_gradients(void)
         goto done;
     }
     loss_of(&j, &s, wave, jm, len);
+    stage1_ctx ctx = {&j, &s, wave, jm, len};
     for (int i = 0; i < n_names; i++) {
         jc_tensor *p = jc_store_find(j.online, names[i]);
         if (!p || !grads[i]) {
@@ -225,55 +290,7 @@ static void test_gradients(void)
         float *pv = malloc((size_t)n * sizeof *pv), *gv = malloc((size_t)n * sizeof *gv);
         jc_tensor_get(p, pv, &e);
         jc_tensor_get(grads[i], gv, &e);
-        /* Directional derivatives over the whole tensor: along the analytic
-         * gradient (the loss changes by h |g|, far above float rounding) and
-         * along a random direction; per-element differences of a float loss
-         * would sit at the rounding floor for most of these weights. */
-        double gnorm = 0;
-        for (int64_t k = 0; k < n; k++)
-            gnorm += (double)gv[k] * gv[k];
-        gnorm = sqrt(gnorm);
-        float *base = malloc((size_t)n * sizeof *base), *dir = malloc((size_t)n * sizeof *dir);
-        memcpy(base, pv, (size_t)n * sizeof *pv);
-        double err_g = 1, err_r = 1, dot_r = 0;
-        for (int pass = 0; pass < 2 && gnorm > 0; pass++) {
-            double dnorm = 0;
-            for (int64_t k = 0; k < n; k++) {
-                dir[k] = pass == 0 ? gv[k] : (float)jc_rng_normal(&r);
-                dnorm += (double)dir[k] * dir[k];
-            }
-            dnorm = sqrt(dnorm);
-            double expect = 0;
-            for (int64_t k = 0; k < n; k++) {
-                dir[k] = (float)(dir[k] / dnorm);
-                expect += (double)gv[k] * dir[k];
-            }
-            /* 3e-3: larger steps cross leaky-ReLU kinks, smaller ones sink into
-             * float rounding of the loss (measured: 1e-2 / 3e-3 / 1e-3) */
-            double h = 3e-3;
-            double lv[2];
-            for (int sgn = 0; sgn < 2; sgn++) {
-                for (int64_t k = 0; k < n; k++)
-                    pv[k] = base[k] + (float)((sgn ? -h : h) * dir[k]);
-                jc_tensor_set(p, pv, &e);
-                lv[sgn] = loss_of(&j, &s, wave, jm, len);
-            }
-            double num = (lv[0] - lv[1]) / (2 * h);
-            if (pass == 0)
-                err_g = fabs(num - expect) / gnorm;
-            else {
-                err_r = fabs(num - expect) / gnorm;
-                dot_r = expect;
-            }
-        }
-        jc_tensor_set(p, base, &e);
-        /* whole-model float precision allows ~1e-2 here (every op alone is
-         * checked tightly in test-grad); a wiring error gives O(1) */
-        tap_ok(gnorm > 1e-6 && err_g < 5e-2 && err_r < 5e-2,
-               "grad %s vs finite differences along g and a random direction (|g| %.1e, err %.1e / %.1e, g.r %.1e)",
-               names[i], gnorm, err_g, err_r, dot_r);
-        free(base);
-        free(dir);
+        directional_check(names[i], p, pv, gv, n, &r, eval_loss, &ctx);
         free(pv);
         free(gv);
     }
@@ -483,6 +500,107 @@ static void test_step_and_ema(void)
     jt_jepa_free(&j);
 }
 
+/* Stage 2's networks: exact paper counts, F frames -> F * 9600 samples in
+ * (-1, 1), and gradients through the decoder and both discriminators. */
+typedef struct {
+    jc_graph *g;
+    jc_tensor *loss;
+} graph_ctx;
+
+static double eval_graph(void *p)
+{
+    graph_ctx *c = p;
+    jc_error e = {0};
+    float l = NAN;
+    if (jc_graph_compute(c->g, &e) == JC_OK)
+        jc_tensor_get(c->loss, &l, &e);
+    return l;
+}
+
+static void test_stage2(void)
+{
+    jt_config c;
+    char err[256];
+    jt_config_preset("paper", &c);
+    jc_store *st = jc_store_new(be);
+    int r0 = jt_stage2_create(st, &c, NULL, NULL, err, sizeof err);
+    tap_ok(r0 == 0 && jt_count_params(st, "dec.") == 69291649, "paper decoder has 69,291,649 parameters (%lld)",
+           (long long)jt_count_params(st, "dec."));
+    tap_ok(jt_count_params(st, "mpd.") == 41092165, "paper multi-period discriminator has 41,092,165 (%lld)",
+           (long long)jt_count_params(st, "mpd."));
+    tap_ok(jt_count_params(st, "msd.") == 16913859, "paper multi-scale discriminator has 16,913,859 (%lld)",
+           (long long)jt_count_params(st, "msd."));
+    jc_store_free(st);
+
+    jt_config_preset("tiny", &c);
+    jt_decoder_shape shape;
+    jt_decoder_shape_for(&c, &shape);
+    st = jc_store_new(be);
+    jc_rng r;
+    jc_rng_seed(&r, 31);
+    jc_graph *g = jc_graph_new(be);
+    int64_t F = 3;
+    jc_tensor *z = jc_input(g, "z", 3, (int64_t[]){1, 128, F});
+    jt_nn m = {.g = g, .params = st, .rng = &r, .cfg = &c};
+    jc_tensor *wave = jt_decoder(&m, &shape, z);
+    jt_disc_out out = {0};
+    jt_mpd(&m, &shape, wave, &out);
+    jt_msd(&m, &shape, wave, &out);
+    jc_tensor *rw = jc_constant(g, "R", 3, (int64_t[]){1, 1, F * 9600}, NULL);
+    jc_tensor *loss = jc_mean_all(g, jc_mul(g, wave, rw));
+    for (int i = 0; i < out.n_scores; i++)
+        loss = jc_add(g, loss, jc_scale(g, jc_mean_all(g, jc_sqr(g, out.score[i])), 0.1f, 0));
+    for (int i = 0; i < out.n_features; i++)
+        loss = jc_add(g, loss, jc_scale(g, jc_mean_all(g, jc_sqr(g, out.features[i])), 0.01f, 0));
+    jc_graph_output(g, wave);
+    jc_graph_output(g, loss);
+    const char *names[] = {"dec.conv_in.weight", "dec.blocks.0.up.weight", "dec.blocks.2.mrf.0.conv0.weight",
+                           "dec.blocks.4.mrf.2.conv3.weight", "dec.conv_out.weight", "mpd.p3.conv1.weight",
+                           "mpd.p11.post.bias", "msd.s0.conv2.weight", "msd.s2.conv4.weight"};
+    int n_names = (int)(sizeof names / sizeof names[0]);
+    jc_error e = {0};
+    jc_status s = m.failed ? JC_ERR_INVALID : jc_backward(g, loss, &e);
+    jc_tensor *grads[16] = {0};
+    for (int i = 0; s == JC_OK && i < n_names; i++)
+        if ((grads[i] = jc_grad(g, jc_store_find(st, names[i]))) != NULL)
+            jc_graph_output(g, grads[i]);
+    if (s == JC_OK)
+        s = jc_graph_build(g, &e);
+    float *zv = tu_random(&r, 128 * F, -0.75f, 0.75f), *rv = tu_random(&r, F * 9600, -1, 1);
+    if (s == JC_OK)
+        s = jc_tensor_set(z, zv, &e);
+    if (s == JC_OK)
+        s = jc_tensor_set(rw, rv, &e);
+    graph_ctx ctx = {g, loss};
+    double l0 = s == JC_OK ? eval_graph(&ctx) : NAN;
+    float *wv = malloc((size_t)(F * 9600) * sizeof *wv);
+    int in_range = s == JC_OK && jc_tensor_get(wave, wv, &e) == JC_OK;
+    for (int64_t i = 0; in_range && i < F * 9600; i++)
+        in_range = wv[i] > -1.0f && wv[i] < 1.0f;
+    tap_ok(s == JC_OK && isfinite(l0) && jc_tensor_dim(wave, 2) == F * 9600 && in_range,
+           "decoder: %lld frames -> %lld samples in (-1, 1) (%s)", (long long)F, (long long)(F * 9600),
+           s == JC_OK ? "ok" : e.msg);
+    for (int i = 0; s == JC_OK && i < n_names; i++) {
+        jc_tensor *p = jc_store_find(st, names[i]);
+        if (!p || !grads[i]) {
+            tap_ok(0, "grad %s exists", names[i]);
+            continue;
+        }
+        int64_t n = jc_tensor_nelem(p);
+        float *pv = malloc((size_t)n * sizeof *pv), *gv = malloc((size_t)n * sizeof *gv);
+        jc_tensor_get(p, pv, &e);
+        jc_tensor_get(grads[i], gv, &e);
+        directional_check(names[i], p, pv, gv, n, &r, eval_graph, &ctx);
+        free(pv);
+        free(gv);
+    }
+    free(zv);
+    free(rv);
+    free(wv);
+    jc_graph_free(g);
+    jc_store_free(st);
+}
+
 int main(void)
 {
     be = tu_backend();
@@ -494,6 +612,7 @@ int main(void)
     test_masking();
     test_batch_equals_single();
     test_step_and_ema();
+    test_stage2();
     jc_backend_free(be);
     return tap_done();
 }
