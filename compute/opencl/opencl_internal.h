@@ -72,7 +72,6 @@ jc_status jc_cl_status(cl_int code);
 
 /* The kernels, one per name in opencl_program.c's list. */
 typedef enum {
-    K_FILL_ZERO,
     K_BINARY,
     K_BINARY_SAME,
     K_UNARY,
@@ -90,9 +89,13 @@ typedef enum {
     K_FRAMES,
     K_FRAMES_GRAD,
     K_MATMUL,
+    K_MATMUL_VEC,
     K_CONV_FWD,
     K_CONV_BWD_INPUT,
     K_CONV_BWD_WEIGHT,
+    K_CONV_FWD_VEC,
+    K_CONV_BWD_INPUT_VEC,
+    K_CONV_BWD_WEIGHT_VEC,
     K_DW_FWD,
     K_DW_BWD_INPUT,
     K_DW_BWD_WEIGHT,
@@ -110,6 +113,8 @@ typedef struct {
     size_t wg[K_COUNT]; /* work-group size used for the 1-D kernels */
     jc_device_info info;
     uint64_t max_alloc; /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
+    int vec_gemm;       /* CPU driver: gemm_vec.cl instead of the tiled kernels */
+    size_t acc_bytes;   /* the kernels' acc_t: double with cl_khr_fp64, else float */
     /* Scratch for two-pass reductions; grown before a graph is enqueued,
      * shared by its kernels (the in-order queue serialises them). */
     cl_mem scratch;

@@ -1,13 +1,6 @@
 /* elementwise.cl: one work item per element.  Global sizes are rounded up
  * to the work-group size, so every kernel checks its bound. */
 
-__kernel void fill_zero(__global float *y, ulong yoff, uint n)
-{
-    uint i = get_global_id(0);
-    if (i < n)
-        y[yoff + i] = 0.0f;
-}
-
 float binary_value(int kind, float a, float b)
 {
     switch (kind) {

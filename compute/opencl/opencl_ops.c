@@ -1,0 +1,587 @@
+/* opencl_ops.c: from a graph node to kernel launches.  Arguments are set
+ * and the kernels enqueued on the backend's in-order queue; nothing here
+ * waits for the device, so a whole graph is submitted without a host round
+ * trip per operation. */
+#include <string.h>
+
+#include "opencl_internal.h"
+
+/* Elements past which a row is reduced in several chunks (two passes). */
+#define REDUCE_CHUNK 65536
+
+/* ------------------------------------------------------ argument helper */
+
+typedef struct {
+    jc_cl_ctx *c;
+    cl_kernel k;
+    cl_uint i;
+    cl_int err;
+} kargs;
+
+static kargs args_of(jc_cl_ctx *c, jc_cl_kernel_id id) { return (kargs){c, c->kernels[id], 0, CL_SUCCESS}; }
+
+static void arg_raw(kargs *a, size_t size, const void *v)
+{
+    if (a->err == CL_SUCCESS)
+        a->err = a->c->api.clSetKernelArg(a->k, a->i, size, v);
+    a->i++;
+}
+
+static void arg_i(kargs *a, int v)
+{
+    cl_int x = v;
+    arg_raw(a, sizeof x, &x);
+}
+
+static void arg_u(kargs *a, uint64_t v)
+{
+    cl_uint x = (cl_uint)v;
+    arg_raw(a, sizeof x, &x);
+}
+
+static void arg_ul(kargs *a, uint64_t v)
+{
+    cl_ulong x = v;
+    arg_raw(a, sizeof x, &x);
+}
+
+static void arg_f(kargs *a, float v)
+{
+    cl_float x = v;
+    arg_raw(a, sizeof x, &x);
+}
+
+static void arg_u4(kargs *a, const int64_t *v)
+{
+    cl_uint4 x;
+    for (int i = 0; i < 4; i++)
+        x.s[i] = (cl_uint)v[i];
+    arg_raw(a, sizeof x, &x);
+}
+
+static void arg_mem(kargs *a, cl_mem m) { arg_raw(a, sizeof m, &m); }
+
+static void arg_local(kargs *a, size_t bytes) { arg_raw(a, bytes, NULL); }
+
+/* A tensor is two arguments: its storage's buffer and offset in floats
+ * (planner offsets are JC_ALIGN-aligned, so the division is exact). */
+static void arg_t(kargs *a, const jc_tensor *t)
+{
+    jc_tensor *base = jc_storage_base((jc_tensor *)t);
+    arg_mem(a, (cl_mem)base->buf->impl);
+    arg_ul(a, base->offset / sizeof(float));
+}
+
+/* ---------------------------------------------------------- launching */
+
+static size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
+
+/* one item per element, rounded up to whole work-groups */
+static cl_int run_1d(kargs *a, jc_cl_kernel_id id, size_t n)
+{
+    if (a->err != CL_SUCCESS || n == 0)
+        return a->err;
+    size_t local = a->c->wg[id], global = round_up(n, local);
+    return a->c->api.clEnqueueNDRangeKernel(a->c->queue, a->k, 1, NULL, &global, &local, 0, NULL, NULL);
+}
+
+static cl_int run_groups(kargs *a, jc_cl_kernel_id id, size_t groups)
+{
+    if (a->err != CL_SUCCESS || groups == 0)
+        return a->err;
+    size_t local = a->c->wg[id], global = groups * local;
+    return a->c->api.clEnqueueNDRangeKernel(a->c->queue, a->k, 1, NULL, &global, &local, 0, NULL, NULL);
+}
+
+/* the tiled GEMM kernels: 64 x 64 tiles of C, 16 x 16 items each */
+static cl_int run_tiles(kargs *a, int64_t M, int64_t N, int64_t batch)
+{
+    if (a->err != CL_SUCCESS || M == 0 || N == 0 || batch == 0)
+        return a->err;
+    size_t local[3] = {16, 16, 1};
+    size_t global[3] = {(size_t)(N + 63) / 64 * 16, (size_t)(M + 63) / 64 * 16, (size_t)batch};
+    return a->c->api.clEnqueueNDRangeKernel(a->c->queue, a->k, 3, NULL, global, local, 0, NULL, NULL);
+}
+
+/* gemm_vec.cl: one item per bm x bn block of C; the driver picks the
+ * work-group size (CPU drivers have no preference worth overriding) */
+static cl_int run_blocks(kargs *a, int64_t M, int64_t N, int64_t batch, int bm, int bn)
+{
+    if (a->err != CL_SUCCESS || M == 0 || N == 0 || batch == 0)
+        return a->err;
+    size_t global[3] = {(size_t)(N + bn - 1) / (size_t)bn, (size_t)(M + bm - 1) / (size_t)bm, (size_t)batch};
+    return a->c->api.clEnqueueNDRangeKernel(a->c->queue, a->k, 3, NULL, global, NULL, 0, NULL, NULL);
+}
+
+/* --------------------------------------------------------------- shapes */
+
+static void split_axis(const jc_tensor *t, int axis, int64_t *outer, int64_t *n, int64_t *inner)
+{
+    *outer = *inner = 1;
+    for (int i = 0; i < axis; i++)
+        *outer *= t->shape[i];
+    for (int i = axis + 1; i < t->ndim; i++)
+        *inner *= t->shape[i];
+    *n = t->shape[axis];
+}
+
+/* shape and per-axis strides right-aligned into 4 dims */
+static void pad4(int ndim, const int64_t *shape, const int64_t *strides, int64_t *s4, int64_t *st4)
+{
+    for (int i = 0; i < 4; i++) {
+        int k = i - (4 - ndim);
+        s4[i] = k >= 0 ? shape[k] : 1;
+        if (st4)
+            st4[i] = k >= 0 ? strides[k] : 0;
+    }
+}
+
+static int is_depthwise(int cin, int cout, int groups) { return groups == cin && groups == cout; }
+
+/* ------------------------------------------------------------ operations */
+
+static cl_int op_binary(jc_cl_ctx *c, jc_tensor *t)
+{
+    const jc_tensor *a = t->src[0], *b = t->src[1];
+    int64_t n = jc_tensor_nelem(t);
+    if (jc_same_shape(a, t) && jc_same_shape(b, t)) {
+        kargs k = args_of(c, K_BINARY_SAME);
+        arg_i(&k, t->kind);
+        arg_t(&k, a);
+        arg_t(&k, b);
+        arg_t(&k, t);
+        arg_u(&k, (uint64_t)n);
+        return run_1d(&k, K_BINARY_SAME, (size_t)n);
+    }
+    int64_t sa[JC_MAX_DIMS], sb[JC_MAX_DIMS], s4[4], sa4[4], sb4[4];
+    jc_broadcast_strides(a, t->ndim, t->shape, sa);
+    jc_broadcast_strides(b, t->ndim, t->shape, sb);
+    pad4(t->ndim, t->shape, sa, s4, sa4);
+    pad4(t->ndim, t->shape, sb, s4, sb4);
+    kargs k = args_of(c, K_BINARY);
+    arg_i(&k, t->kind);
+    arg_t(&k, a);
+    arg_t(&k, b);
+    arg_t(&k, t);
+    arg_u(&k, (uint64_t)n);
+    arg_u4(&k, s4);
+    arg_u4(&k, sa4);
+    arg_u4(&k, sb4);
+    return run_1d(&k, K_BINARY, (size_t)n);
+}
+
+static cl_int op_unary(jc_cl_ctx *c, jc_tensor *t)
+{
+    int64_t n = jc_tensor_nelem(t);
+    jc_cl_kernel_id id = t->op == JC_OP_UNARY ? K_UNARY : K_UNARY_GRAD;
+    kargs k = args_of(c, id);
+    arg_i(&k, t->kind);
+    arg_f(&k, t->fp[0]);
+    arg_f(&k, t->fp[1]);
+    arg_t(&k, t->src[0]);
+    if (id == K_UNARY_GRAD) {
+        arg_t(&k, t->src[1]);
+        arg_t(&k, t->src[2]);
+    }
+    arg_t(&k, t);
+    arg_u(&k, (uint64_t)n);
+    return run_1d(&k, id, (size_t)n);
+}
+
+static cl_int op_scale(jc_cl_ctx *c, jc_tensor *t)
+{
+    int64_t n = jc_tensor_nelem(t);
+    kargs k = args_of(c, K_SCALE);
+    arg_f(&k, t->fp[0]);
+    arg_f(&k, t->fp[1]);
+    arg_t(&k, t->src[0]);
+    arg_t(&k, t);
+    arg_u(&k, (uint64_t)n);
+    return run_1d(&k, K_SCALE, (size_t)n);
+}
+
+static cl_int op_dropout(jc_cl_ctx *c, jc_tensor *t)
+{
+    int64_t n = jc_tensor_nelem(t);
+    if (!c->graph->training) { /* evaluation: identity */
+        jc_tensor *xs = jc_storage_base(t->src[0]), *ys = jc_storage_base(t);
+        return c->api.clEnqueueCopyBuffer(c->queue, (cl_mem)xs->buf->impl, (cl_mem)ys->buf->impl, xs->offset,
+                                          ys->offset, (size_t)n * sizeof(float), 0, NULL, NULL);
+    }
+    /* the seed mixing of the CPU backend, in 64 bits on the host */
+    uint64_t seed = c->graph->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)t->ip[0];
+    kargs k = args_of(c, K_DROPOUT);
+    arg_u(&k, seed & 0xffffffffu);
+    arg_u(&k, seed >> 32);
+    arg_f(&k, t->fp[0]);
+    arg_f(&k, 1.0f / (1.0f - t->fp[0]));
+    arg_t(&k, t->src[0]);
+    arg_t(&k, t);
+    arg_u(&k, (uint64_t)n);
+    return run_1d(&k, K_DROPOUT, (size_t)n);
+}
+
+static cl_int op_adamw(jc_cl_ctx *c, jc_tensor *t)
+{
+    int64_t n = jc_tensor_nelem(t);
+    kargs k = args_of(c, K_ADAMW);
+    arg_t(&k, t->src[0]); /* param */
+    arg_t(&k, t->src[1]); /* grad */
+    arg_t(&k, t->src[2]); /* m */
+    arg_t(&k, t->src[3]); /* v */
+    arg_t(&k, t->src[4]); /* hyper */
+    arg_t(&k, t->src[5]); /* clip scale */
+    for (int i = 0; i < 4; i++)
+        arg_f(&k, t->fp[i]);
+    arg_u(&k, (uint64_t)n);
+    return run_1d(&k, K_ADAMW, (size_t)n);
+}
+
+static cl_int op_ema(jc_cl_ctx *c, jc_tensor *t)
+{
+    int64_t n = jc_tensor_nelem(t);
+    kargs k = args_of(c, K_EMA);
+    arg_f(&k, t->fp[0]);
+    arg_t(&k, t->src[0]);
+    arg_t(&k, t->src[1]);
+    arg_u(&k, (uint64_t)n);
+    return run_1d(&k, K_EMA, (size_t)n);
+}
+
+/* chunks a row of n elements is split into for the first pass */
+static int64_t reduce_chunks(int64_t n)
+{
+    int64_t chunks = n / REDUCE_CHUNK;
+    if (chunks > 1024)
+        chunks = 1024;
+    return chunks < 2 ? 1 : chunks;
+}
+
+static cl_int reduce_rows(jc_cl_ctx *c, cl_mem x, uint64_t xoff, cl_mem y, uint64_t yoff, int64_t rows, int64_t n,
+                          int64_t chunks, int is_max)
+{
+    int64_t chunk = (n + chunks - 1) / chunks;
+    kargs k = args_of(c, K_REDUCE_ROWS);
+    arg_mem(&k, x);
+    arg_ul(&k, xoff);
+    arg_mem(&k, y);
+    arg_ul(&k, yoff);
+    arg_u(&k, (uint64_t)n);
+    arg_u(&k, (uint64_t)chunk);
+    arg_u(&k, (uint64_t)chunks);
+    arg_i(&k, is_max);
+    arg_local(&k, c->wg[K_REDUCE_ROWS] * c->acc_bytes);
+    return run_groups(&k, K_REDUCE_ROWS, (size_t)(rows * chunks));
+}
+
+static cl_int op_reduce(jc_cl_ctx *c, jc_tensor *t)
+{
+    const jc_tensor *x = t->src[0];
+    int is_max = t->op == JC_OP_MAX;
+    int64_t outer, n, inner;
+    split_axis(x, t->ip[0], &outer, &n, &inner);
+    jc_tensor *xs = jc_storage_base((jc_tensor *)x), *ys = jc_storage_base(t);
+    cl_mem xm = (cl_mem)xs->buf->impl, ym = (cl_mem)ys->buf->impl;
+    uint64_t xoff = xs->offset / sizeof(float), yoff = ys->offset / sizeof(float);
+    if (inner > 1) {
+        kargs k = args_of(c, K_REDUCE_COLS);
+        arg_mem(&k, xm);
+        arg_ul(&k, xoff);
+        arg_mem(&k, ym);
+        arg_ul(&k, yoff);
+        arg_u(&k, (uint64_t)(outer * inner));
+        arg_u(&k, (uint64_t)n);
+        arg_u(&k, (uint64_t)inner);
+        arg_i(&k, is_max);
+        return run_1d(&k, K_REDUCE_COLS, (size_t)(outer * inner));
+    }
+    int64_t chunks = reduce_chunks(n);
+    if (chunks == 1)
+        return reduce_rows(c, xm, xoff, ym, yoff, outer, n, 1, is_max);
+    /* partial results of every (row, chunk) in scratch, then one pass over them */
+    cl_int e = reduce_rows(c, xm, xoff, c->scratch, 0, outer, n, chunks, is_max);
+    if (e == CL_SUCCESS)
+        e = reduce_rows(c, c->scratch, 0, ym, yoff, outer, chunks, 1, is_max);
+    return e;
+}
+
+static cl_int run_gather(jc_cl_ctx *c, jc_tensor *t, const jc_tensor *src, uint64_t src_extra, const int64_t *shape4,
+                         const int64_t *st4)
+{
+    int64_t n = jc_tensor_nelem(t);
+    jc_tensor *xs = jc_storage_base((jc_tensor *)src);
+    kargs k = args_of(c, K_GATHER4);
+    arg_mem(&k, (cl_mem)xs->buf->impl);
+    arg_ul(&k, xs->offset / sizeof(float) + src_extra);
+    arg_t(&k, t);
+    arg_u(&k, (uint64_t)n);
+    arg_u4(&k, shape4);
+    arg_u4(&k, st4);
+    return run_1d(&k, K_GATHER4, (size_t)n);
+}
+
+static cl_int op_permute(jc_cl_ctx *c, jc_tensor *t)
+{
+    const jc_tensor *x = t->src[0];
+    int64_t xs[JC_MAX_DIMS], st[JC_MAX_DIMS], s4[4], st4[4];
+    int64_t s = 1;
+    for (int i = x->ndim - 1; i >= 0; i--) {
+        xs[i] = s;
+        s *= x->shape[i];
+    }
+    for (int i = 0; i < t->ndim; i++)
+        st[i] = xs[t->ip[i]];
+    pad4(t->ndim, t->shape, st, s4, st4);
+    return run_gather(c, t, x, 0, s4, st4);
+}
+
+static cl_int op_expand(jc_cl_ctx *c, jc_tensor *t)
+{
+    int64_t st[JC_MAX_DIMS], s4[4], st4[4];
+    jc_broadcast_strides(t->src[0], t->ndim, t->shape, st);
+    pad4(t->ndim, t->shape, st, s4, st4);
+    return run_gather(c, t, t->src[0], 0, s4, st4);
+}
+
+static cl_int op_slice(jc_cl_ctx *c, jc_tensor *t)
+{
+    int64_t outer, n_out, inner, n_in = t->src[0]->shape[t->ip[0]];
+    split_axis(t, t->ip[0], &outer, &n_out, &inner);
+    int64_t s4[4] = {1, outer, n_out, inner}, st4[4] = {0, n_in * inner, inner, 1};
+    return run_gather(c, t, t->src[0], (uint64_t)t->ip[1] * (uint64_t)inner, s4, st4);
+}
+
+static cl_int op_pad(jc_cl_ctx *c, jc_tensor *t)
+{
+    int grad = t->op == JC_OP_PAD_REFLECT_GRAD;
+    int64_t outer, n_out, inner, n_in = t->src[0]->shape[t->ip[0]];
+    split_axis(t, t->ip[0], &outer, &n_out, &inner);
+    int64_t total = jc_tensor_nelem(t);
+    jc_cl_kernel_id id = grad ? K_PAD_REFLECT_GRAD : K_PAD;
+    kargs k = args_of(c, id);
+    arg_t(&k, t->src[0]);
+    arg_t(&k, t);
+    arg_u(&k, (uint64_t)total);
+    arg_u(&k, (uint64_t)n_in);
+    arg_u(&k, (uint64_t)n_out);
+    arg_u(&k, (uint64_t)inner);
+    arg_i(&k, t->ip[1]);
+    if (!grad)
+        arg_i(&k, t->ip[3] == JC_PAD_REFLECT);
+    return run_1d(&k, id, (size_t)total);
+}
+
+static cl_int op_concat(jc_cl_ctx *c, jc_tensor *t)
+{
+    int64_t outer, n, inner;
+    split_axis(t, t->ip[0], &outer, &n, &inner);
+    int64_t total = jc_tensor_nelem(t);
+    kargs k = args_of(c, K_CONCAT);
+    arg_t(&k, t->src[0]);
+    arg_t(&k, t->src[1]);
+    arg_t(&k, t);
+    arg_u(&k, (uint64_t)total);
+    arg_u(&k, (uint64_t)t->src[0]->shape[t->ip[0]]);
+    arg_u(&k, (uint64_t)t->src[1]->shape[t->ip[0]]);
+    arg_u(&k, (uint64_t)inner);
+    return run_1d(&k, K_CONCAT, (size_t)total);
+}
+
+static cl_int op_frames(jc_cl_ctx *c, jc_tensor *t)
+{
+    int grad = t->op == JC_OP_FRAMES_GRAD;
+    /* frames: src [B, T] -> t [B, F, N]; grad: src [B, F, N] -> t [B, T] */
+    const jc_tensor *fr = grad ? t->src[0] : t, *sig = grad ? t : t->src[0];
+    int64_t total = jc_tensor_nelem(t);
+    jc_cl_kernel_id id = grad ? K_FRAMES_GRAD : K_FRAMES;
+    kargs k = args_of(c, id);
+    arg_t(&k, t->src[0]);
+    arg_t(&k, t);
+    arg_u(&k, (uint64_t)total);
+    arg_u(&k, (uint64_t)sig->shape[1]);
+    arg_u(&k, (uint64_t)fr->shape[1]);
+    arg_u(&k, (uint64_t)fr->shape[2]);
+    arg_u(&k, (uint64_t)t->ip[1]);
+    return run_1d(&k, id, (size_t)total);
+}
+
+static cl_int op_matmul(jc_cl_ctx *c, jc_tensor *t)
+{
+    const jc_tensor *a = t->src[0], *b = t->src[1];
+    int ta = t->ip[0], tb = t->ip[1];
+    int64_t M = t->shape[t->ndim - 2], N = t->shape[t->ndim - 1];
+    int64_t K = ta ? a->shape[a->ndim - 2] : a->shape[a->ndim - 1];
+    int64_t batch = jc_tensor_nelem(t) / (M * N);
+    jc_cl_kernel_id id = c->vec_gemm ? K_MATMUL_VEC : K_MATMUL;
+    kargs k = args_of(c, id);
+    arg_t(&k, a);
+    arg_ul(&k, a->ndim > 2 ? (uint64_t)(M * K) : 0);
+    arg_t(&k, b);
+    arg_ul(&k, b->ndim > 2 ? (uint64_t)(K * N) : 0);
+    arg_t(&k, t);
+    arg_i(&k, (int)M);
+    arg_i(&k, (int)N);
+    arg_i(&k, (int)K);
+    arg_i(&k, ta);
+    arg_i(&k, tb);
+    if (id == K_MATMUL_VEC)
+        return run_blocks(&k, M, N, batch, 8, 8);
+    return run_tiles(&k, M, N, batch);
+}
+
+/* geometry arguments of the convolution kernels (CONV_ARGS / DW_ARGS) */
+static void conv_geom_args(kargs *k, const jc_tensor *x, const jc_tensor *y, const jc_tensor *w, const jc_tensor *t,
+                           int depthwise)
+{
+    arg_i(k, (int)x->shape[1]);
+    arg_i(k, (int)x->shape[2]);
+    if (!depthwise)
+        arg_i(k, (int)y->shape[1]);
+    arg_i(k, (int)y->shape[2]);
+    if (!depthwise)
+        arg_i(k, t->ip[4]);
+    arg_i(k, (int)w->shape[2]);
+    arg_i(k, t->ip[0]); /* stride */
+    arg_i(k, t->ip[1]); /* left padding; the right one only sets the output length */
+    arg_i(k, t->ip[3]); /* dilation */
+}
+
+static void arg_bias(kargs *k, const jc_tensor *bias, const jc_tensor *fallback)
+{
+    arg_t(k, bias ? bias : fallback); /* any valid buffer when there is none */
+    arg_i(k, bias != NULL);
+}
+
+static cl_int op_conv(jc_cl_ctx *c, jc_tensor *t)
+{
+    /* x [B, Cin, Tin] and y [B, Cout, Tout] of the forward convolution */
+    const jc_tensor *x, *y, *w = NULL, *bias = NULL;
+    switch (t->op) {
+    case JC_OP_CONV1D: x = t->src[0], y = t, w = t->src[1], bias = t->src[2]; break;
+    case JC_OP_CONV1D_BWD_INPUT: x = t, y = t->src[0], w = t->src[1], bias = t->src[2]; break;
+    default: x = t->src[0], y = t->src[1], w = t; break; /* weight gradient */
+    }
+    int B = (int)x->shape[0], G = t->ip[4];
+    int dw = is_depthwise((int)x->shape[1], (int)y->shape[1], G), vec = c->vec_gemm && !dw;
+    int64_t cin = x->shape[1] / G, cout = y->shape[1] / G, taps = w->shape[2];
+    /* M x N of the product each group computes, and the batch of groups */
+    int64_t M, N, batch = (int64_t)B * G;
+    jc_cl_kernel_id id;
+    switch (t->op) {
+    case JC_OP_CONV1D:
+        id = dw ? K_DW_FWD : vec ? K_CONV_FWD_VEC : K_CONV_FWD;
+        M = cout, N = y->shape[2];
+        break;
+    case JC_OP_CONV1D_BWD_INPUT:
+        id = dw ? K_DW_BWD_INPUT : vec ? K_CONV_BWD_INPUT_VEC : K_CONV_BWD_INPUT;
+        M = cin, N = x->shape[2];
+        break;
+    default:
+        id = dw ? K_DW_BWD_WEIGHT : vec ? K_CONV_BWD_WEIGHT_VEC : K_CONV_BWD_WEIGHT;
+        M = cout, N = cin * taps, batch = G;
+        break;
+    }
+    kargs k = args_of(c, id);
+    if (t->op == JC_OP_CONV1D_BWD_WEIGHT) {
+        arg_t(&k, x);
+        arg_t(&k, y);
+        arg_t(&k, t);
+        arg_i(&k, B);
+    } else {
+        arg_t(&k, t->src[0]); /* x (forward) or dy (input gradient) */
+        arg_t(&k, w);
+        arg_bias(&k, bias, w);
+        arg_t(&k, t);
+        if (dw)
+            arg_u(&k, (uint64_t)jc_tensor_nelem(t));
+    }
+    conv_geom_args(&k, x, y, w, t, dw);
+    if (id == K_DW_BWD_WEIGHT) {
+        arg_local(&k, c->wg[id] * c->acc_bytes);
+        return run_groups(&k, id, (size_t)(x->shape[1] * taps));
+    }
+    if (dw)
+        return run_1d(&k, id, (size_t)jc_tensor_nelem(t));
+    if (id == K_CONV_BWD_WEIGHT_VEC)
+        return run_blocks(&k, M, N, batch, 4, 4);
+    if (vec)
+        return run_blocks(&k, M, N, batch, 8, 8);
+    return run_tiles(&k, M, N, batch);
+}
+
+/* ------------------------------------------------------------- dispatch */
+
+int jc_cl_node_supported(const jc_tensor *t)
+{
+    switch (t->op) {
+    case JC_OP_MATMUL:
+    case JC_OP_CONV1D:
+    case JC_OP_CONV1D_BWD_INPUT:
+    case JC_OP_CONV1D_BWD_WEIGHT:
+    case JC_OP_BINARY:
+    case JC_OP_UNARY:
+    case JC_OP_UNARY_GRAD:
+    case JC_OP_SCALE:
+    case JC_OP_SUM:
+    case JC_OP_MAX:
+    case JC_OP_PERMUTE:
+    case JC_OP_EXPAND:
+    case JC_OP_SLICE:
+    case JC_OP_PAD:
+    case JC_OP_PAD_REFLECT_GRAD:
+    case JC_OP_CONCAT:
+    case JC_OP_DROPOUT:
+    case JC_OP_FRAMES:
+    case JC_OP_FRAMES_GRAD:
+    case JC_OP_ADAMW:
+    case JC_OP_EMA: break;
+    default: return 0;
+    }
+    /* the kernels index elements with 32-bit integers */
+    for (int s = 0; s < JC_MAX_SRC; s++)
+        if (t->src[s] && jc_tensor_nelem(t->src[s]) >= ((int64_t)1 << 32))
+            return 0;
+    return jc_tensor_nelem(t) < ((int64_t)1 << 32);
+}
+
+size_t jc_cl_node_scratch(const jc_cl_ctx *c, const jc_tensor *t)
+{
+    (void)c;
+    if (t->op != JC_OP_SUM && t->op != JC_OP_MAX)
+        return 0;
+    int64_t outer, n, inner;
+    split_axis(t->src[0], t->ip[0], &outer, &n, &inner);
+    int64_t chunks = reduce_chunks(n);
+    return inner == 1 && chunks > 1 ? (size_t)(outer * chunks) * sizeof(float) : 0;
+}
+
+cl_int jc_cl_enqueue_node(jc_cl_ctx *c, jc_tensor *t)
+{
+    switch (t->op) {
+    case JC_OP_LEAF:
+    case JC_OP_VIEW: return CL_SUCCESS;
+    case JC_OP_MATMUL: return op_matmul(c, t);
+    case JC_OP_CONV1D:
+    case JC_OP_CONV1D_BWD_INPUT:
+    case JC_OP_CONV1D_BWD_WEIGHT: return op_conv(c, t);
+    case JC_OP_BINARY: return op_binary(c, t);
+    case JC_OP_UNARY:
+    case JC_OP_UNARY_GRAD: return op_unary(c, t);
+    case JC_OP_SCALE: return op_scale(c, t);
+    case JC_OP_SUM:
+    case JC_OP_MAX: return op_reduce(c, t);
+    case JC_OP_PERMUTE: return op_permute(c, t);
+    case JC_OP_EXPAND: return op_expand(c, t);
+    case JC_OP_SLICE: return op_slice(c, t);
+    case JC_OP_PAD:
+    case JC_OP_PAD_REFLECT_GRAD: return op_pad(c, t);
+    case JC_OP_CONCAT: return op_concat(c, t);
+    case JC_OP_DROPOUT: return op_dropout(c, t);
+    case JC_OP_FRAMES:
+    case JC_OP_FRAMES_GRAD: return op_frames(c, t);
+    case JC_OP_ADAMW: return op_adamw(c, t);
+    case JC_OP_EMA: return op_ema(c, t);
+    case JC_OP_COUNT: break;
+    }
+    return CL_INVALID_OPERATION;
+}
