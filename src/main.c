@@ -14,6 +14,7 @@ static void usage(FILE *f)
             "commands:\n"
             "  train      train stage 1 (the encoder)\n"
             "  info       sizes, cost and rates of a configuration\n"
+            "  devices    compute devices of every backend (cpu, opencl, vulkan)\n"
             "  bench      measure the compute layer (GEMM, convolutions, memory planning)\n"
             "  eval       score decoded speech against references (STOI, ESTOI, mel, SI-SDR, MR-STFT)\n"
             "\n"
@@ -38,6 +39,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "train") == 0)
         return jt_cmd_train(argc - 1, argv + 1);
+    if (strcmp(cmd, "devices") == 0)
+        return jt_cmd_devices(argc - 1, argv + 1);
     if (strcmp(cmd, "info") == 0)
         return jt_cmd_info(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0)

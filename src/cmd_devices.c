@@ -1,0 +1,60 @@
+/* cmd_devices.c: `jepatok devices`: every device of every backend built in. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "jc.h"
+
+int jt_cmd_devices(int argc, char **argv)
+{
+    int as_json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: jepatok devices [--json]\n"
+                   "Lists every device of every compute backend built in (cpu, opencl, vulkan): name,\n"
+                   "vendor, driver, memory, compute units, fp16, subgroup size, cooperative matrix.\n"
+                   "--backend auto picks the first real GPU (Vulkan, then OpenCL), never a CPU driver\n"
+                   "such as PoCL or lavapipe; JEPATOK_BACKEND sets the default of every command.\n");
+            return 0;
+        } else if (!strcmp(argv[i], "--json")) {
+            as_json = 1;
+        } else {
+            fprintf(stderr, "jepatok devices: unknown argument '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    const char *const *names = jc_backend_names();
+    int first = 1;
+    if (as_json)
+        printf("[");
+    for (int b = 0; names[b]; b++) {
+        jc_device_info info[16];
+        jc_error err = {0};
+        int n = jc_backend_devices(names[b], info, 16, &err);
+        if (n == 0 && !as_json)
+            printf("%-7s  (none: %s)\n", names[b], err.msg[0] ? err.msg : "no device");
+        for (int d = 0; d < n && d < 16; d++) {
+            const jc_device_info *in = &info[d];
+            if (as_json) {
+                printf("%s\n  {\"backend\": \"%s\", \"index\": %d, \"name\": \"%s\", \"vendor\": \"%s\", "
+                       "\"driver\": \"%s\", \"memory_bytes\": %llu, \"compute_units\": %d, \"cpu_driver\": %s, "
+                       "\"fp16\": %s, \"subgroup_size\": %d, \"cooperative_matrix\": %s}",
+                       first ? "" : ",", names[b], d, in->name, in->vendor, in->driver,
+                       (unsigned long long)in->memory_bytes, in->compute_units, in->is_cpu_driver ? "true" : "false",
+                       in->fp16 ? "true" : "false", in->subgroup_size, in->cooperative_matrix ? "true" : "false");
+                first = 0;
+            } else {
+                printf("%-7s %d  %s\n", names[b], d, in->name);
+                printf("           vendor %s; driver %s\n", in->vendor, in->driver);
+                printf("           memory %.1f GiB, %d compute units%s; fp16 %s, subgroup %d, cooperative "
+                       "matrix %s\n",
+                       (double)in->memory_bytes / 1073741824.0, in->compute_units,
+                       in->is_cpu_driver ? ", runs on the CPU" : "", in->fp16 ? "yes" : "no", in->subgroup_size,
+                       in->cooperative_matrix ? "yes" : "no");
+            }
+        }
+    }
+    if (as_json)
+        printf("\n]\n");
+    return 0;
+}
