@@ -276,6 +276,11 @@ jc_tensor *jc_fsq_index(jc_graph *g, jc_tensor *z, jc_tensor *levels);
 /* Identity forward, no gradient flows back. */
 jc_tensor *jc_stop_gradient(jc_graph *g, jc_tensor *a);
 
+/* Benchmark only (jepatok bench ops): for each element, 8 independent chains
+ * of `iterations` fused multiply-adds started from x; 16 * iterations flops
+ * per element, nearly no memory traffic: the device's FMA peak. */
+jc_tensor *jc_fma_peak(jc_graph *g, jc_tensor *x, int iterations);
+
 /* ----------------------------------------------------------- randomness */
 /* One seedable generator (splitmix64 -> counter based), bitwise reproducible. */
 typedef struct {

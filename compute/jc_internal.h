@@ -41,6 +41,7 @@ typedef enum {
     JC_OP_FRAMES_GRAD,      /* overlap-add of frame gradients; ip: n_fft, hop */
     JC_OP_ADAMW,            /* src: param, grad, m, v, hyper, clip scale; fp: b1, b2, eps, wd; in place */
     JC_OP_EMA,              /* src: target, online; fp[0] decay; in place on target */
+    JC_OP_FMA_PEAK,         /* benchmark only: 8 chains of ip[0] FMAs per element (bench ops) */
     JC_OP_COUNT
 } jc_op;
 

@@ -574,3 +574,15 @@ jc_tensor *jc_frames_grad(jc_graph *g, jc_tensor *dy, int n_fft, int hop, int64_
     }
     return t;
 }
+
+jc_tensor *jc_fma_peak(jc_graph *g, jc_tensor *x, int iterations)
+{
+    if (!ARGS_OK(g, x))
+        return NULL;
+    jc_tensor *t = node1(g, JC_OP_FMA_PEAK, x, x);
+    if (t) {
+        t->ip[0] = iterations;
+        t->flags |= JC_F_NO_GRAD;
+    }
+    return t;
+}

@@ -12,6 +12,7 @@ int jt_cmd_info(int argc, char **argv);
 int jt_cmd_train(int argc, char **argv);
 int jt_bench_stage1(int argc, char **argv);
 int jt_cmd_devices(int argc, char **argv);
+int jt_bench_ops(int argc, char **argv);
 int jt_cmd_eval(int argc, char **argv);
 
 /* Shared option parsing: a preset name, or a JSON file of overrides on

@@ -217,6 +217,7 @@ static void planner_report(jc_backend *be)
 static void bench_usage(FILE *f)
 {
     fprintf(f, "usage: jepatok bench [compute] [--threads N] [--quick]\n"
+               "       jepatok bench ops --help      (every backend: peaks and operations)\n"
                "       jepatok bench stage1 --help   (stage-1 training step time)\n"
                "\n"
                "Measures, on the CPU backend, in one run:\n"
@@ -232,6 +233,8 @@ int jt_cmd_bench(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "stage1") == 0)
         return jt_bench_stage1(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "ops") == 0)
+        return jt_bench_ops(argc - 1, argv + 1);
     int threads = (int)sysconf(_SC_NPROCESSORS_ONLN), quick = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

@@ -169,6 +169,7 @@ static jc_status run_node(jc_cpu_ctx *c, jc_tensor *t)
     case JC_OP_FRAMES_GRAD: jc_cpu_frames_grad(c, t); return JC_OK;
     case JC_OP_ADAMW: jc_cpu_adamw(c, t); return JC_OK;
     case JC_OP_EMA: jc_cpu_ema(c, t); return JC_OK;
+    case JC_OP_FMA_PEAK: jc_cpu_fma_peak(c, t); return JC_OK;
     case JC_OP_COUNT: break;
     }
     return JC_ERR_UNSUPPORTED;
@@ -187,7 +188,7 @@ static void print_profile(const double *t, const int *n)
     static const char *const names[JC_OP_COUNT] = {
         "leaf", "view", "matmul", "conv1d", "conv1d_bwd_input", "conv1d_bwd_weight", "binary", "unary",
         "unary_grad", "scale", "sum", "max", "permute", "expand", "slice", "pad", "pad_reflect_grad", "concat",
-        "dropout", "frames", "frames_grad", "adamw", "ema"};
+        "dropout", "frames", "frames_grad", "adamw", "ema", "fma_peak"};
     double total = 0;
     for (int k = 0; k < JC_OP_COUNT; k++)
         total += t[k];

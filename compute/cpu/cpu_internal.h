@@ -42,6 +42,7 @@ void jc_cpu_scale(jc_cpu_ctx *c, jc_tensor *t);
 void jc_cpu_dropout(jc_cpu_ctx *c, jc_tensor *t);
 void jc_cpu_adamw(jc_cpu_ctx *c, jc_tensor *t);
 void jc_cpu_ema(jc_cpu_ctx *c, jc_tensor *t);
+void jc_cpu_fma_peak(jc_cpu_ctx *c, jc_tensor *t);
 void jc_cpu_reduce(jc_cpu_ctx *c, jc_tensor *t); /* SUM and MAX */
 void jc_cpu_permute(jc_cpu_ctx *c, jc_tensor *t);
 void jc_cpu_expand(jc_cpu_ctx *c, jc_tensor *t);

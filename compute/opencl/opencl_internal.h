@@ -80,6 +80,7 @@ typedef enum {
     K_DROPOUT,
     K_ADAMW,
     K_EMA,
+    K_FMA_PEAK,
     K_REDUCE_ROWS,
     K_REDUCE_COLS,
     K_GATHER4,

@@ -248,6 +248,17 @@ static cl_int op_ema(jc_cl_ctx *c, jc_tensor *t)
     return run_1d(&k, K_EMA, (size_t)n);
 }
 
+static cl_int op_fma_peak(jc_cl_ctx *c, jc_tensor *t)
+{
+    int64_t n = jc_tensor_nelem(t);
+    kargs k = args_of(c, K_FMA_PEAK);
+    arg_t(&k, t->src[0]);
+    arg_t(&k, t);
+    arg_u(&k, (uint64_t)n);
+    arg_i(&k, t->ip[0]);
+    return run_1d(&k, K_FMA_PEAK, (size_t)n);
+}
+
 /* chunks a row of n elements is split into for the first pass */
 static int64_t reduce_chunks(int64_t n)
 {
@@ -534,7 +545,8 @@ int jc_cl_node_supported(const jc_tensor *t)
     case JC_OP_FRAMES:
     case JC_OP_FRAMES_GRAD:
     case JC_OP_ADAMW:
-    case JC_OP_EMA: break;
+    case JC_OP_EMA:
+    case JC_OP_FMA_PEAK: break;
     default: return 0;
     }
     /* the kernels index elements with 32-bit integers */
@@ -581,6 +593,7 @@ cl_int jc_cl_enqueue_node(jc_cl_ctx *c, jc_tensor *t)
     case JC_OP_FRAMES_GRAD: return op_frames(c, t);
     case JC_OP_ADAMW: return op_adamw(c, t);
     case JC_OP_EMA: return op_ema(c, t);
+    case JC_OP_FMA_PEAK: return op_fma_peak(c, t);
     case JC_OP_COUNT: break;
     }
     return CL_INVALID_OPERATION;

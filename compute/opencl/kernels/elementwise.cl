@@ -172,3 +172,25 @@ __kernel void ema(float decay, __global float *t, ulong toff, __global const flo
     if (i < n)
         t[toff + i] = decay * t[toff + i] + (1.0f - decay) * o[ooff + i];
 }
+
+/* bench ops: 8 independent FMA chains per element, almost no memory traffic */
+__kernel void fma_peak(__global const float *x, ulong xoff, __global float *y, ulong yoff, uint n, int iters)
+{
+    uint i = get_global_id(0);
+    if (i >= n)
+        return;
+    float v = x[xoff + i];
+    float a0 = v, a1 = v + 1.0f, a2 = v + 2.0f, a3 = v + 3.0f, a4 = v + 4.0f, a5 = v + 5.0f, a6 = v + 6.0f,
+          a7 = v + 7.0f;
+    for (int it = 0; it < iters; it++) {
+        a0 = fma(a0, 0.999f, 0.001f);
+        a1 = fma(a1, 0.999f, 0.001f);
+        a2 = fma(a2, 0.999f, 0.001f);
+        a3 = fma(a3, 0.999f, 0.001f);
+        a4 = fma(a4, 0.999f, 0.001f);
+        a5 = fma(a5, 0.999f, 0.001f);
+        a6 = fma(a6, 0.999f, 0.001f);
+        a7 = fma(a7, 0.999f, 0.001f);
+    }
+    y[yoff + i] = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7;
+}
