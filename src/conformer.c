@@ -46,11 +46,9 @@ static jc_tensor *group_norm(jt_nn *m, const char *name, jc_tensor *x, jc_tensor
 {
     if (!x || m->failed)
         return NULL;
-    int64_t C = jt_dim(x, 1);
-    size_t saved = jt_scope(m, "%s", name);
-    jc_tensor *w = jt_param(m, "weight", 1, (int64_t[]){C}, JT_INIT_CONST, 1.0f);
-    jc_tensor *b = jt_param(m, "bias", 1, (int64_t[]){C}, JT_INIT_CONST, 0.0f);
-    jt_unscope(m, saved);
+    jc_tensor *w, *b;
+    if (jt_norm_params(m, name, jt_dim(x, 1), &w, &b))
+        return NULL;
     return jc_group_norm1(m->g, x, mask, w, b, 1e-5f);
 }
 

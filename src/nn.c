@@ -124,16 +124,22 @@ jc_tensor *jt_snake(jt_nn *m, const char *name, jc_tensor *x)
     return jc_add(g, x, jc_mul(g, inv, jc_sqr(g, jc_sin(g, jc_mul(g, x, a)))));
 }
 
+int jt_norm_params(jt_nn *m, const char *name, int64_t channels, jc_tensor **weight, jc_tensor **bias)
+{
+    size_t saved = jt_scope(m, "%s", name);
+    *weight = jt_param(m, "weight", 1, &channels, JT_INIT_CONST, 1.0f);
+    *bias = jt_param(m, "bias", 1, &channels, JT_INIT_CONST, 0.0f);
+    jt_unscope(m, saved);
+    return *weight && *bias ? 0 : -1;
+}
+
 jc_tensor *jt_layer_norm_channels(jt_nn *m, const char *name, jc_tensor *x)
 {
     if (!x || m->failed)
         return NULL;
     int64_t C = jt_dim(x, 1);
-    size_t saved = jt_scope(m, "%s", name);
-    jc_tensor *w = jt_param(m, "weight", 1, (int64_t[]){C}, JT_INIT_CONST, 1.0f);
-    jc_tensor *b = jt_param(m, "bias", 1, (int64_t[]){C}, JT_INIT_CONST, 0.0f);
-    jt_unscope(m, saved);
-    if (!w || !b)
+    jc_tensor *w, *b;
+    if (jt_norm_params(m, name, C, &w, &b))
         return NULL;
     jc_graph *g = m->g;
     /* the normalised axis is 1 here, so compose it rather than transposing

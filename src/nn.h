@@ -51,6 +51,8 @@ jc_tensor *jt_conv(jt_nn *m, const char *name, jc_tensor *x, int cout, int k, in
 jc_tensor *jt_linear(jt_nn *m, const char *name, jc_tensor *x, int cout);
 /* SnakeBeta: x + min(1/a, 10) sin^2(a x), a = softplus(p) + 0.01 per channel. */
 jc_tensor *jt_snake(jt_nn *m, const char *name, jc_tensor *x);
+/* The affine parameters of a normalisation: name.weight = 1, name.bias = 0. */
+int jt_norm_params(jt_nn *m, const char *name, int64_t channels, jc_tensor **weight, jc_tensor **bias);
 /* LayerNorm over the channels of [B, C, T] with affine parameters. */
 jc_tensor *jt_layer_norm_channels(jt_nn *m, const char *name, jc_tensor *x);
 /* Dropout when training (identity otherwise). */
