@@ -20,3 +20,10 @@ uint flat_group()
 {
     return gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
 }
+
+// lavapipe (Mesa 22.3 llvmpipe) guards against endless loops by ending an
+// invocation's loops after 65535 iterations, and loops whose counter starts
+// from a large value were seen to end early as well.  So every long loop
+// here counts from 0, and the host splits long reductions into passes of at
+// most 32768 steps (r_begin/r_end, k_begin/k_end) that accumulate into the
+// output.

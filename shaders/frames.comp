@@ -32,7 +32,9 @@ void main()
     int f_lo = t >= p.N ? int((t - p.N) / p.hop) + 1 : 0;
     int f_hi = min(int(t / p.hop), int(p.F) - 1);
     float s = 0.0;
-    for (int f = f_lo; f <= f_hi; f++)
-        s += p.x.v[(b * p.F + uint(f)) * p.N + (t - uint(f) * p.hop)];
+    for (int j = 0; j <= f_hi - f_lo; j++) { // from 0: see common.glsl
+        uint f = uint(f_lo + j);
+        s += p.x.v[(b * p.F + f) * p.N + (t - f * p.hop)];
+    }
     p.y.v[idx] = s;
 }

@@ -44,6 +44,9 @@ layout(push_constant) uniform Params {
     uint Tout;
     uint G;
     uint has_bias;
+    uint r_begin;    // this pass's part of the reduction (see common.glsl)
+    uint r_end;
+    uint accumulate; // add to y (later passes) instead of bias
 } p;
 
 void main()
@@ -79,7 +82,9 @@ void main()
         for (uint j = 0; j < TN; j++)
             acc[i][j] = 0.0;
 
-    for (uint r = 0; r < p.R; r++) {
+    uint steps = p.r_end - p.r_begin;
+    for (uint step = 0; step < steps; step++) {
+        uint r = p.r_begin + step;
         float av[TM], bv[TN];
         if (MODE == 0) {
             for (uint i = 0; i < TM; i++) {
@@ -150,12 +155,14 @@ void main()
         if (row >= p.M)
             continue;
         float bias = 0.0;
-        if (p.has_bias != 0)
+        if (p.has_bias != 0 && p.accumulate == 0)
             bias = p.bias.v[(MODE == 2 ? g * cin : g * cout) + row];
         for (uint j = 0; j < TN; j++) {
             uint col = col0 + j * WG_N;
-            if (col < p.N)
-                p.y.v[ybase + row * p.N + col] = acc[i][j] + bias;
+            if (col < p.N) {
+                uint o = ybase + row * p.N + col;
+                p.y.v[o] = acc[i][j] + (p.accumulate != 0 ? p.y.v[o] : bias);
+            }
         }
     }
 }

@@ -26,9 +26,19 @@ layout(push_constant) uniform Params {
     uint n;
     uint inner;
     uint is_max;
+    uint k_begin;    // TREE: this pass's part of the axis
+    uint k_end;
+    uint accumulate; // TREE: combine with the previous passes' result
 } p;
 
 shared float partial[LS];
+
+void store(uint r, float s)
+{
+    if (p.accumulate != 0)
+        s = p.is_max != 0 ? max(p.y.v[r], s) : p.y.v[r] + s;
+    p.y.v[r] = s;
+}
 
 void main()
 {
@@ -59,15 +69,18 @@ void main()
     uint lid = gl_LocalInvocationID.x;
     uint o = r / p.inner, i = r % p.inner;
     uint base = o * p.n * p.inner + i;
+    // loops count from 0 (see common.glsl)
+    uint first = p.k_begin + lid;
+    uint steps = first < p.k_end ? (p.k_end - first + LS - 1) / LS : 0;
     float acc;
     if (p.is_max != 0) {
         acc = -3.402823466e38;
-        for (uint k = lid; k < p.n; k += LS)
-            acc = max(acc, p.x.v[base + k * p.inner]);
+        for (uint j = 0; j < steps; j++)
+            acc = max(acc, p.x.v[base + (first + j * LS) * p.inner]);
     } else {
         precise float s = 0.0, c = 0.0;
-        for (uint k = lid; k < p.n; k += LS) {
-            precise float v = p.x.v[base + k * p.inner] - c;
+        for (uint j = 0; j < steps; j++) {
+            precise float v = p.x.v[base + (first + j * LS) * p.inner] - c;
             precise float t = s + v;
             c = (t - s) - v;
             s = t;
@@ -83,7 +96,7 @@ void main()
         float s = partial[0];
         for (uint k = 1; k < gl_NumSubgroups; k++)
             s = p.is_max != 0 ? max(s, partial[k]) : s + partial[k];
-        p.y.v[r] = s;
+        store(r, s);
     }
 #else
     partial[lid] = acc;
@@ -94,6 +107,6 @@ void main()
         barrier();
     }
     if (lid == 0)
-        p.y.v[r] = partial[0];
+        store(r, partial[0]);
 #endif
 }

@@ -1,8 +1,9 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
-// Unary functions (mode 0), their gradients dx = dy * f'(x, y) (mode 1) and
-// scale a*x + b (mode 2).  GLSL lacks erf, log1p and an overflow-safe tanh,
+// Unary functions (mode 0), their gradients dx = dy * f'(x, y) (mode 1),
+// scale a*x + b (mode 2) and the FMA-throughput kernel (mode 3, kind =
+// iterations).  GLSL lacks erf, log1p and an overflow-safe tanh,
 // so they are written here to float accuracy.
 layout(local_size_x = 256) in;
 
@@ -111,6 +112,24 @@ float unary_derivative(int kind, float x, float y, float p0, float p1)
     return 0.0;
 }
 
+// bench ops (mode 3): 8 independent FMA chains of `iters` steps, almost no
+// memory traffic
+float fma_peak(float v, int iters)
+{
+    float a0 = v, a1 = v + 1.0, a2 = v + 2.0, a3 = v + 3.0, a4 = v + 4.0, a5 = v + 5.0, a6 = v + 6.0, a7 = v + 7.0;
+    for (int it = 0; it < iters; it++) {
+        a0 = fma(a0, 0.999, 0.001);
+        a1 = fma(a1, 0.999, 0.001);
+        a2 = fma(a2, 0.999, 0.001);
+        a3 = fma(a3, 0.999, 0.001);
+        a4 = fma(a4, 0.999, 0.001);
+        a5 = fma(a5, 0.999, 0.001);
+        a6 = fma(a6, 0.999, 0.001);
+        a7 = fma(a7, 0.999, 0.001);
+    }
+    return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+}
+
 void main()
 {
     uint i = flat_index(256);
@@ -121,6 +140,8 @@ void main()
         p.out_.v[i] = unary_value(p.kind, x, p.p0, p.p1);
     else if (p.mode == 1)
         p.out_.v[i] = p.dy.v[i] * unary_derivative(p.kind, x, p.y.v[i], p.p0, p.p1);
-    else
+    else if (p.mode == 2)
         p.out_.v[i] = x * p.p0 + p.p1;
+    else
+        p.out_.v[i] = fma_peak(x, p.kind);
 }

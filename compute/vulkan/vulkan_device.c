@@ -108,7 +108,7 @@ void jc_vk_fill_info(jc_vk_fns *f, VkPhysicalDevice pd, jc_device_info *info)
 
     memset(info, 0, sizeof *info);
     snprintf(info->backend, sizeof info->backend, "vulkan");
-    snprintf(info->name, sizeof info->name, "%s", p2.properties.deviceName);
+    snprintf(info->name, sizeof info->name, "%.127s", p2.properties.deviceName);
     const char *vn = vendor_name(p2.properties.vendorID);
     if (vn)
         snprintf(info->vendor, sizeof info->vendor, "%s", vn);
@@ -253,9 +253,12 @@ jc_status jc_vk_open_device(jc_vk_ctx *c, int index, jc_error *err)
         return jc_error_set(err, JC_ERR_UNSUPPORTED, "Vulkan device %s: %u bytes of push constants (%d needed)",
                             c->info.name, (unsigned)c->props.limits.maxPushConstantsSize, JC_VK_PUSH_MAX);
 
-    VkPhysicalDeviceSubgroupProperties sg = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+    VkPhysicalDeviceMaintenance3Properties m3 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
+    VkPhysicalDeviceSubgroupProperties sg = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES,
+                                             .pNext = &m3};
     VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &sg};
     f->vkGetPhysicalDeviceProperties2(c->phys, &p2);
+    c->max_alloc = m3.maxMemoryAllocationSize;
     const char *nosg = getenv("JC_VULKAN_NO_SUBGROUPS");
     c->use_subgroups = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                        (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) &&

@@ -120,6 +120,7 @@ typedef struct {
     int direct_map;       /* tensors' memory is host visible: no staging */
     int use_subgroups;
     uint32_t max_groups[3];
+    VkDeviceSize max_alloc; /* maxMemoryAllocationSize */
 
     VkCommandPool pool;
     VkCommandBuffer cmd;
@@ -186,7 +187,7 @@ enum {
 #define JC_VK_PUSH_MAX 128
 jc_status jc_vk_pipelines_init(jc_vk_ctx *c, jc_error *err);
 void jc_vk_pipelines_free(jc_vk_ctx *c);
-jc_status jc_vk_pipeline(jc_vk_ctx *c, int shader, const uint32_t *spec, int n_spec, VkPipeline *out,
+jc_status jc_vk_get_pipeline(jc_vk_ctx *c, int shader, const uint32_t *spec, int n_spec, VkPipeline *out,
                          jc_error *err);
 int jc_vk_have_shaders(void);
 
