@@ -24,23 +24,45 @@ typedef struct {
     int is_max;
 } reduce_job;
 
+/* One work item = one outer index and a block of up to REDUCE_BLOCK
+ * neighbouring inner indices: rows of the reduced axis are read
+ * contiguously, while every output still adds its n values in the same
+ * order (bitwise the same result as one output at a time). */
+#define REDUCE_BLOCK 256
+
 static void reduce_range(void *p, long lo, long hi)
 {
     reduce_job *j = p;
-    for (long r = lo; r < hi; r++) { /* r = o * inner + i */
-        int64_t o = r / j->inner, i = r % j->inner;
-        const float *x = j->x + o * j->n * j->inner + i;
+    long blocks = (long)((j->inner + REDUCE_BLOCK - 1) / REDUCE_BLOCK);
+    double acc[REDUCE_BLOCK];
+    float mx[REDUCE_BLOCK];
+    for (long w = lo; w < hi; w++) {
+        int64_t o = w / blocks, i0 = (w % blocks) * REDUCE_BLOCK;
+        int64_t len = j->inner - i0 < REDUCE_BLOCK ? j->inner - i0 : REDUCE_BLOCK;
+        const float *x = j->x + o * j->n * j->inner + i0;
+        float *y = j->y + o * j->inner + i0;
         if (j->is_max) {
-            float m = x[0];
+            for (int64_t i = 0; i < len; i++)
+                mx[i] = x[i];
             for (int64_t k = 1; k < j->n; k++)
-                m = fmaxf(m, x[k * j->inner]);
-            j->y[r] = m;
-        } else {
+                for (int64_t i = 0; i < len; i++)
+                    mx[i] = fmaxf(mx[i], x[k * j->inner + i]);
+            for (int64_t i = 0; i < len; i++)
+                y[i] = mx[i];
+        } else if (len == 1) {
             /* double accumulation: accurate, and the order is fixed */
             double s = 0;
             for (int64_t k = 0; k < j->n; k++)
                 s += x[k * j->inner];
-            j->y[r] = (float)s;
+            y[0] = (float)s;
+        } else {
+            for (int64_t i = 0; i < len; i++)
+                acc[i] = 0;
+            for (int64_t k = 0; k < j->n; k++)
+                for (int64_t i = 0; i < len; i++)
+                    acc[i] += x[k * j->inner + i];
+            for (int64_t i = 0; i < len; i++)
+                y[i] = (float)acc[i];
         }
     }
 }
@@ -51,7 +73,9 @@ void jc_cpu_reduce(jc_cpu_ctx *c, jc_tensor *t)
     int64_t outer, n, inner;
     split_axis(x, t->ip[0], &outer, &n, &inner);
     reduce_job j = {jc_cpu_data(x), jc_cpu_data(t), n, inner, t->op == JC_OP_MAX};
-    jc_cpu_parallel(c, (long)(outer * inner), (double)n, reduce_range, &j);
+    long blocks = (long)((inner + REDUCE_BLOCK - 1) / REDUCE_BLOCK);
+    jc_cpu_parallel(c, (long)outer * blocks, (double)(n * (inner < REDUCE_BLOCK ? inner : REDUCE_BLOCK)),
+                    reduce_range, &j);
 }
 
 /* ----------------------------------------------------- permute and expand */
