@@ -105,6 +105,8 @@ void jc_tensor_set_name(jc_tensor *t, const char *name);
 jc_status jc_tensor_set(jc_tensor *t, const float *data, jc_error *err);
 jc_status jc_tensor_get(const jc_tensor *t, float *data, jc_error *err);
 jc_status jc_tensor_fill(jc_tensor *t, float value, jc_error *err);
+/* dst <- src (same element count; may be on different backends). */
+jc_status jc_tensor_copy(jc_tensor *dst, const jc_tensor *src, jc_error *err);
 
 /* ------------------------------------------------------------------ stores */
 /* A store owns named persistent tensors on one backend: the parameters of a

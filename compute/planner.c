@@ -94,17 +94,14 @@ jc_status jc_plan_memory(jc_graph *g, size_t *arena_size, jc_error *err)
 {
     int n = g->n_nodes;
     int *last_use = malloc((size_t)(n + 1) * sizeof *last_use);
-    int *exec_pos = malloc((size_t)(n + 1) * sizeof *exec_pos);
     allocator a = {0};
     jc_status status = JC_OK;
-    if (!last_use || !exec_pos) {
+    if (!last_use) {
         status = jc_error_set(err, JC_ERR_NOMEM, "planner: out of memory");
         goto done;
     }
     for (int i = 0; i < n; i++)
-        last_use[i] = exec_pos[i] = -1;
-    for (int i = 0; i < g->n_exec; i++)
-        exec_pos[g->exec[i]->id] = i;
+        last_use[i] = -1;
 
     /* Last reader of each base tensor: readers of a view count as readers of
      * its base, and so do the views themselves. */
@@ -169,6 +166,5 @@ jc_status jc_plan_memory(jc_graph *g, size_t *arena_size, jc_error *err)
 done:
     free(a.free);
     free(last_use);
-    free(exec_pos);
     return status;
 }

@@ -133,6 +133,20 @@ jc_status jc_tensor_fill(jc_tensor *t, float value, jc_error *err)
     return s;
 }
 
+jc_status jc_tensor_copy(jc_tensor *dst, const jc_tensor *src, jc_error *err)
+{
+    if (jc_tensor_nelem(dst) != jc_tensor_nelem(src))
+        return jc_error_set(err, JC_ERR_INVALID, "copy: '%s' and '%s' differ in size", src->name, dst->name);
+    float *v = malloc(jc_tensor_bytes(dst));
+    if (!v)
+        return jc_error_set(err, JC_ERR_NOMEM, "copy of '%s': out of memory", src->name);
+    jc_status s = jc_tensor_get(src, v, err);
+    if (s == JC_OK)
+        s = jc_tensor_set(dst, v, err);
+    free(v);
+    return s;
+}
+
 /* ------------------------------------------------------------------ stores */
 
 jc_store *jc_store_new(jc_backend *be)
@@ -260,13 +274,7 @@ jc_status jc_store_copy(jc_store *dst, const jc_store *src, jc_error *err)
             return jc_error_set(err, JC_ERR_INVALID, "copy: tensor '%s' missing in the source store", d->name);
         if (!jc_same_shape(d, s))
             return jc_error_set(err, JC_ERR_INVALID, "copy: tensor '%s' has different shapes", d->name);
-        float *v = malloc(jc_tensor_bytes(d));
-        if (!v)
-            return jc_error_set(err, JC_ERR_NOMEM, "copy: out of memory");
-        jc_status stt = jc_tensor_get(s, v, err);
-        if (stt == JC_OK)
-            stt = jc_tensor_set(d, v, err);
-        free(v);
+        jc_status stt = jc_tensor_copy(d, s, err);
         if (stt)
             return stt;
     }

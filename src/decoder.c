@@ -22,22 +22,11 @@ void jt_decoder_shape_for(const jt_config *c, jt_decoder_shape *s)
     s->disc_div = c->disc_div > 0 ? c->disc_div : 1;
 }
 
-/* One residual stack of the MRF: for each dilation d,
- * x += conv_k_1(lrelu(conv_k_d(lrelu(x)))). */
+/* One residual stack of the MRF (no padding to mask in the decoder). */
 static jc_tensor *res_stack(jt_nn *m, int idx, jc_tensor *x, int k, const int *dil)
 {
-    jc_graph *g = m->g;
-    int C = (int)jt_dim(x, 1);
     size_t saved = jt_scope(m, "mrf.%d", idx);
-    for (int j = 0; j < 3 && x; j++) {
-        char n0[16], n1[16];
-        snprintf(n0, sizeof n0, "conv%d", 2 * j);
-        snprintf(n1, sizeof n1, "conv%d", 2 * j + 1);
-        int p = dil[j] * (k - 1) / 2;
-        jc_tensor *r = jt_conv(m, n0, jc_leaky_relu(g, x, 0.1f), C, k, 1, p, p, dil[j], 1);
-        r = jt_conv(m, n1, jc_leaky_relu(g, r, 0.1f), C, k, 1, (k - 1) / 2, (k - 1) / 2, 1, 1);
-        x = jc_add(g, x, r);
-    }
+    x = jt_res_stack(m, x, k, dil, NULL);
     jt_unscope(m, saved);
     return x;
 }

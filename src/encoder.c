@@ -18,23 +18,14 @@ int jt_res_dilation(const jt_config *c, int u, int j)
     return d;
 }
 
-/* HiFi-GAN type-1 residual unit; the mask between and after the two convs
- * keeps padding zero so that no bias leaks into valid steps. */
+/* Residual unit u of a block: kernel 3, dilations 1, 3^u, 5^u, masked. */
 static jc_tensor *residual_unit(jt_nn *m, int u, jc_tensor *x, jc_tensor *mask)
 {
-    jc_graph *g = m->g;
-    int C = (int)jt_dim(x, 1);
+    int dil[3];
+    for (int j = 0; j < 3; j++)
+        dil[j] = jt_res_dilation(m->cfg, u, j);
     size_t saved = jt_scope(m, "res.%d", u);
-    for (int j = 0; j < 3 && x; j++) {
-        int d = jt_res_dilation(m->cfg, u, j);
-        char n0[16], n1[16];
-        snprintf(n0, sizeof n0, "conv%d", 2 * j);
-        snprintf(n1, sizeof n1, "conv%d", 2 * j + 1);
-        jc_tensor *r = jt_conv(m, n0, jc_leaky_relu(g, x, 0.1f), C, 3, 1, d, d, d, 1);
-        r = jc_mul(g, r, mask);
-        r = jt_conv(m, n1, jc_leaky_relu(g, r, 0.1f), C, 3, 1, 1, 1, 1, 1);
-        x = jc_mul(g, jc_add(g, x, r), mask);
-    }
+    x = jt_res_stack(m, x, 3, dil, mask);
     jt_unscope(m, saved);
     return x;
 }

@@ -68,13 +68,9 @@ jc_status jt_jepa_reset_target(jt_jepa *j, jc_error *err)
     size_t plen = strlen(JT_TARGET_PREFIX);
     for (int i = 0; i < jc_store_count(j->target); i++) {
         jc_tensor *t = jc_store_at(j->target, i), *on = jc_store_find(j->online, jc_tensor_name(t) + plen);
-        float *v = on ? malloc((size_t)jc_tensor_nelem(t) * sizeof *v) : NULL;
-        if (!v)
-            return jc_error_set(err, JC_ERR_NOMEM, "target: cannot copy '%s'", jc_tensor_name(t));
-        jc_status s = jc_tensor_get(on, v, err);
-        if (s == JC_OK)
-            s = jc_tensor_set(t, v, err);
-        free(v);
+        if (!on)
+            return jc_error_set(err, JC_ERR_INVALID, "target: '%s' has no online twin", jc_tensor_name(t));
+        jc_status s = jc_tensor_copy(t, on, err);
         if (s)
             return s;
     }

@@ -150,6 +150,26 @@ jc_tensor *jt_layer_norm_channels(jt_nn *m, const char *name, jc_tensor *x)
     return jc_add(g, jc_mul(g, jc_mul(g, xc, rstd), jc_reshape(g, w, 3, cs)), jc_reshape(g, b, 3, cs));
 }
 
+jc_tensor *jt_res_stack(jt_nn *m, jc_tensor *x, int k, const int *dilations, jc_tensor *mask)
+{
+    jc_graph *g = m->g;
+    int C = (int)jt_dim(x, 1);
+    for (int j = 0; j < 3 && x; j++) {
+        char n0[16], n1[16];
+        snprintf(n0, sizeof n0, "conv%d", 2 * j);
+        snprintf(n1, sizeof n1, "conv%d", 2 * j + 1);
+        int p = dilations[j] * (k - 1) / 2;
+        jc_tensor *r = jt_conv(m, n0, jc_leaky_relu(g, x, 0.1f), C, k, 1, p, p, dilations[j], 1);
+        if (mask)
+            r = jc_mul(g, r, mask);
+        r = jt_conv(m, n1, jc_leaky_relu(g, r, 0.1f), C, k, 1, (k - 1) / 2, (k - 1) / 2, 1, 1);
+        x = jc_add(g, x, r);
+        if (mask)
+            x = jc_mul(g, x, mask);
+    }
+    return x;
+}
+
 jc_tensor *jt_dropout(jt_nn *m, jc_tensor *x, float p)
 {
     return m->training && p > 0 ? jc_dropout(m->g, x, p) : x;

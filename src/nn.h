@@ -55,6 +55,11 @@ jc_tensor *jt_snake(jt_nn *m, const char *name, jc_tensor *x);
 int jt_norm_params(jt_nn *m, const char *name, int64_t channels, jc_tensor **weight, jc_tensor **bias);
 /* LayerNorm over the channels of [B, C, T] with affine parameters. */
 jc_tensor *jt_layer_norm_channels(jt_nn *m, const char *name, jc_tensor *x);
+/* HiFi-GAN type-1 residual stack in the current scope: for each of the three
+ * dilations d, x += conv_k_1(lrelu(conv_k_d(lrelu(x)))) with parameters
+ * conv0 .. conv5.  With a mask (may be NULL), padding is cleared between
+ * and after the two convs so no bias leaks into valid steps. */
+jc_tensor *jt_res_stack(jt_nn *m, jc_tensor *x, int k, const int *dilations, jc_tensor *mask);
 /* Dropout when training (identity otherwise). */
 jc_tensor *jt_dropout(jt_nn *m, jc_tensor *x, float p);
 
