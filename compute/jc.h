@@ -362,10 +362,18 @@ typedef enum { JC_DTYPE_F32 = 0, JC_DTYPE_F16 = 1 } jc_dtype;
  * (for shipping). */
 jc_status jc_safetensors_save(const char *path, jc_store *const *stores, const jc_metadata *md, jc_dtype dtype,
                               jc_error *err);
+/* Round every tensor of st to the values a file of dtype stores (F16:
+ * nearest even), so a model saved as F16 computes exactly what it will
+ * compute after loading. */
+jc_status jc_store_round(jc_store *st, jc_dtype dtype, jc_error *err);
 /* Strict load (F32, F16 and BF16 files are accepted): every tensor of every store must be present with the same
  * shape and the file must hold nothing else; any mismatch is an error
  * naming the tensor.  md (may be NULL) receives the metadata. */
 jc_status jc_safetensors_load(const char *path, jc_store *const *stores, jc_metadata *md, jc_error *err);
+/* The same checks for every tensor of the stores, but the file may hold
+ * more tensors (read past, not stored): loading the encoder out of a
+ * training checkpoint that also holds the predictor and optimiser state. */
+jc_status jc_safetensors_load_subset(const char *path, jc_store *const *stores, jc_metadata *md, jc_error *err);
 /* Read only the metadata (configuration) of a file. */
 jc_status jc_safetensors_read_metadata(const char *path, jc_metadata *md, jc_error *err);
 

@@ -766,10 +766,13 @@ static int normalize_shape(int ndim, int64_t *dims)
 }
 
 static jc_status match_model(const char *path, file_entry *e, const named_tensor *model, size_t nmodel,
-                             unsigned char *found, jc_error *err)
+                             unsigned char *found, int allow_extra, jc_error *err)
 {
     named_tensor key = {e->name, NULL};
     const named_tensor *hit = nmodel ? bsearch(&key, model, nmodel, sizeof *model, cmp_named) : NULL;
+    e->t = NULL;
+    if (!hit && allow_extra)
+        return JC_OK; /* read past, never stored */
     if (!hit)
         return jc_error_set(err, JC_ERR_FORMAT, "%s: tensor '%s' is in the file but not in the model", path,
                             e->name);
@@ -844,7 +847,7 @@ static void decode(const file_entry *e, const unsigned char *raw, float *out)
 }
 
 /* md's previous contents are replaced, and only on success. */
-jc_status jc_safetensors_load(const char *path, jc_store *const *stores, jc_metadata *md, jc_error *err)
+static jc_status load(const char *path, jc_store *const *stores, jc_metadata *md, int allow_extra, jc_error *err)
 {
     FILE *f = NULL;
     json_t *root = NULL;
@@ -880,7 +883,7 @@ jc_status jc_safetensors_load(const char *path, jc_store *const *stores, jc_meta
             continue;
         file_entry *e = &ents[nents];
         if ((st = parse_entry(path, name, value, data_size, e, err)) ||
-            (st = match_model(path, e, model, nmodel, found, err)))
+            (st = match_model(path, e, model, nmodel, found, allow_extra, err)))
             goto done;
         nents++;
     }
@@ -918,7 +921,7 @@ jc_status jc_safetensors_load(const char *path, jc_store *const *stores, jc_meta
         file_entry *e = &ents[i];
         if ((st = read_exact(f, raw, (size_t)(e->end - e->begin), path, "tensor data", err)))
             goto done;
-        if (e->nelem == 0)
+        if (e->nelem == 0 || !e->t)
             continue;
         decode(e, raw, fbuf);
         jc_error inner = {0};
@@ -947,6 +950,16 @@ done:
     return st;
 }
 
+jc_status jc_safetensors_load(const char *path, jc_store *const *stores, jc_metadata *md, jc_error *err)
+{
+    return load(path, stores, md, 0, err);
+}
+
+jc_status jc_safetensors_load_subset(const char *path, jc_store *const *stores, jc_metadata *md, jc_error *err)
+{
+    return load(path, stores, md, 1, err);
+}
+
 jc_status jc_safetensors_read_metadata(const char *path, jc_metadata *md, jc_error *err)
 {
     FILE *f = NULL;
@@ -969,4 +982,26 @@ jc_status jc_safetensors_read_metadata(const char *path, jc_metadata *md, jc_err
     json_decref(root);
     fclose(f);
     return st;
+}
+
+jc_status jc_store_round(jc_store *st, jc_dtype dtype, jc_error *err)
+{
+    if (dtype == JC_DTYPE_F32)
+        return JC_OK;
+    for (int i = 0; i < jc_store_count(st); i++) {
+        jc_tensor *t = jc_store_at(st, i);
+        size_t n = (size_t)jc_tensor_nelem(t);
+        float *v = malloc((n ? n : 1) * sizeof *v);
+        if (!v)
+            return jc_error_set(err, JC_ERR_NOMEM, "rounding '%s': out of memory", jc_tensor_name(t));
+        jc_status s = jc_tensor_get(t, v, err);
+        for (size_t k = 0; s == JC_OK && k < n; k++)
+            v[k] = f16_to_f32(f32_to_f16(v[k]));
+        if (s == JC_OK)
+            s = jc_tensor_set(t, v, err);
+        free(v);
+        if (s)
+            return s;
+    }
+    return JC_OK;
 }

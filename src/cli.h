@@ -14,6 +14,9 @@ int jt_bench_stage1(int argc, char **argv);
 int jt_cmd_devices(int argc, char **argv);
 int jt_bench_ops(int argc, char **argv);
 int jt_cmd_eval(int argc, char **argv);
+int jt_cmd_encode(int argc, char **argv);
+int jt_cmd_decode(int argc, char **argv);
+int jt_cmd_roundtrip(int argc, char **argv);
 
 /* Shared option parsing: a preset name, or a JSON file of overrides on
  * top of the small configuration.  0, or -1 with a message. */

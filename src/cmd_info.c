@@ -67,7 +67,7 @@ int jt_cmd_info(int argc, char **argv)
     double enc_macs = 0, pred_macs = 0, dec_macs = 0, seconds = 16.0;
     jt_jepa_macs(&j, seconds, &enc_macs, &pred_macs);
     jc_store *s2 = jc_store_new(be);
-    if (jt_stage2_create(s2, &c, NULL, &dec_macs, err, sizeof err)) {
+    if (jt_stage2_create(s2, s2, &c, NULL, &dec_macs, err, sizeof err)) {
         fprintf(stderr, "jepatok info: %s\n", err);
         jc_store_free(s2);
         jt_jepa_free(&j);

@@ -42,7 +42,18 @@ static void usage(FILE *f)
             "  --checkpoint-every N checkpoint and loss picture every N steps (default 200)\n"
             "  --resume             continue the run in DIR from its checkpoint, exactly\n"
             "\n"
-            "usage: jepatok train stage2 ...   (not available yet: needs the decoder)\n");
+            "usage: jepatok train stage2 --encoder STAGE1 --data PATH --out DIR [options]\n"
+            "\n"
+            "Stage 2: FSQ on the frozen stage-1 encoder and a HiFi-GAN decoder with\n"
+            "multi-period and multi-scale discriminators (from the configuration's\n"
+            "disc_start step).  The options above, with these defaults: --batch 4,\n"
+            "--crop-seconds 2; and:\n"
+            "  --encoder PATH       stage-1 run directory or checkpoint (strict load)\n"
+            "  --finetune-encoder S train the encoder too, at S times the learning rate\n"
+            "                       (default 0: frozen)\n"
+            "  DIR receives checkpoint.safetensors, model.safetensors (the tokenizer that\n"
+            "  encode and decode load), metrics.jsonl, loss.svg and spectrogram.png (an\n"
+            "  input above its reconstruction, at every checkpoint).\n");
 }
 
 int jt_cmd_train(int argc, char **argv)
@@ -51,16 +62,13 @@ int jt_cmd_train(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    if (strcmp(argv[1], "stage2") == 0) {
-        fprintf(stderr, "jepatok train stage2: not available yet (the decoder and discriminators are not built)\n");
-        return 1;
-    }
-    if (strcmp(argv[1], "stage1") != 0) {
+    int stage2 = strcmp(argv[1], "stage2") == 0;
+    if (!stage2 && strcmp(argv[1], "stage1") != 0) {
         fprintf(stderr, "jepatok train: unknown stage '%s' (stage1 or stage2)\n", argv[1]);
         return 2;
     }
-    jt_train_opts o = {.config = "small", .steps = 1000, .batch = 8, .log_every = 10, .checkpoint_every = 200,
-                       .crop_seconds = 4.0, .seed = 1};
+    jt_train_opts o = {.config = "small", .steps = 1000, .batch = stage2 ? 4 : 8, .log_every = 10,
+                       .checkpoint_every = 200, .crop_seconds = stage2 ? 2.0 : 4.0, .seed = 1};
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
@@ -91,16 +99,20 @@ int jt_cmd_train(int argc, char **argv)
             o.log_every = atoll(argv[++i]);
         } else if (has && !strcmp(a, "--checkpoint-every")) {
             o.checkpoint_every = atoll(argv[++i]);
+        } else if (stage2 && has && !strcmp(a, "--encoder")) {
+            o.encoder = argv[++i];
+        } else if (stage2 && has && !strcmp(a, "--finetune-encoder")) {
+            o.finetune_encoder = atof(argv[++i]);
         } else {
-            fprintf(stderr, "jepatok train stage1: unknown or incomplete option '%s'\n", a);
+            fprintf(stderr, "jepatok train %s: unknown or incomplete option '%s'\n", argv[1], a);
             usage(stderr);
             return 2;
         }
     }
     if (!o.data || !o.out || o.steps < 1 || o.batch < 1 || o.log_every < 1 || o.checkpoint_every < 1 ||
-        !(o.crop_seconds > 0)) {
-        fprintf(stderr, "jepatok train stage1: --data and --out are required; counts must be positive\n");
+        !(o.crop_seconds > 0) || !(o.finetune_encoder >= 0)) {
+        fprintf(stderr, "jepatok train %s: --data and --out are required; counts must be positive\n", argv[1]);
         return 2;
     }
-    return jt_train_stage1(&o);
+    return stage2 ? jt_train_stage2(&o) : jt_train_stage1(&o);
 }

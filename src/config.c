@@ -27,7 +27,8 @@ static const field fields[] = {
     FA(enc_strides, JT_MAX_BLOCKS), FI(res_units), FI(max_dilation), FI(daam_gaussians), FI(code_dim),
     FI(conformer_layers), FI(conformer_heads), FI(ff_mult), FI(conv_kernel), FF(dropout), FI(pred_dim),
     FI(pred_heads), FF(mask_ratio), FI(mask_min_span), FF(ema_decay), FF(lr), FF(beta1), FF(beta2),
-    FF(weight_decay), FI(warmup_steps), FA(dec_channels, JT_MAX_BLOCKS + 1), FI(disc_div), FF(clip_norm), FF(aug_gain_p), FF(aug_noise_p), FI(fsq_dims),
+    FF(weight_decay), FI(warmup_steps), FA(dec_channels, JT_MAX_BLOCKS + 1), FI(disc_div), FF(stft_weight), FF(adv_weight), FF(fm_weight), FI(disc_start), FF(lr_disc),
+    FF(clip_norm), FF(aug_gain_p), FF(aug_noise_p), FI(fsq_dims),
     FA(fsq_levels, JT_MAX_DIMS), FI(paper_daam_init), FI(daam_raw_delta), FI(paper_masking), FI(mask_waveform),
 };
 #define N_FIELDS ((int)(sizeof fields / sizeof fields[0]))
@@ -56,6 +57,11 @@ static void common(jt_config *c)
     c->aug_noise_p = 0.2f;
     c->fsq_dims = 128;
     c->disc_div = 1;
+    c->stft_weight = 2.0f;
+    c->adv_weight = 0.1f;
+    c->fm_weight = 2.0f;
+    c->disc_start = 5000;
+    c->lr_disc = 7.5e-5f;
     for (int i = 0; i < JT_MAX_DIMS; i++)
         c->fsq_levels[i] = 4;
 }
@@ -105,6 +111,7 @@ int jt_config_preset(const char *name, jt_config *c)
         c->pred_heads = 2;
         c->disc_div = 16;
         c->warmup_steps = 10;
+        c->disc_start = 2;
     } else {
         return -1;
     }

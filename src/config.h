@@ -45,6 +45,12 @@ typedef struct {
     int dec_channels[JT_MAX_BLOCKS + 1];
     int disc_div;   /* discriminator widths = the paper's / disc_div */
 
+    /* stage 2 training: loss = L1 + stft_weight * MRSTFT
+     *                          + adv_weight * (LSGAN_G + fm_weight * FM) */
+    float stft_weight, adv_weight, fm_weight; /* 2.0, 0.1, 2.0 */
+    int disc_start;  /* adversarial terms and discriminators from this step (5000) */
+    float lr_disc;   /* 7.5e-5 */
+
     /* FSQ */
     int fsq_dims;                 /* = code_dim */
     int fsq_levels[JT_MAX_DIMS];  /* levels per dim (4) */

@@ -139,30 +139,34 @@ void jt_msd(jt_nn *m, const jt_decoder_shape *s, jc_tensor *wave, jt_disc_out *o
     jt_unscope(m, saved);
 }
 
-int jt_stage2_create(jc_store *st, const jt_config *c, jc_rng *rng, double *dec_macs_per_second, char *err,
-                     size_t errlen)
+int jt_stage2_create(jc_store *gen, jc_store *disc, const jt_config *c, jc_rng *rng, double *dec_macs_per_second,
+                     char *err, size_t errlen)
 {
     jt_decoder_shape shape;
     jt_decoder_shape_for(c, &shape);
-    jc_graph *g = jc_graph_new(jc_store_backend(st));
-    jt_nn m = {.g = g, .params = st, .rng = rng, .no_init = rng == NULL, .training = 1, .cfg = c};
+    jc_graph *g = jc_graph_new(jc_store_backend(gen));
     jc_rng zero_rng;
     if (!rng) { /* shapes only: a generator is still needed to allow creation */
         jc_rng_seed(&zero_rng, 0);
-        m.rng = &zero_rng;
+        rng = &zero_rng;
     }
+    jt_nn m = {.g = g, .params = gen, .rng = rng, .no_init = rng == &zero_rng, .training = 1, .cfg = c};
+    jt_nn md = m;
+    md.params = disc;
     int64_t F = 4; /* 1.6 s: long enough for every discriminator layer */
     jc_tensor *z = jc_input(g, "z", 3, (int64_t[]){1, c->code_dim, F});
     jc_tensor *wave = jt_decoder(&m, &shape, z);
     if (dec_macs_per_second)
         *dec_macs_per_second = jc_graph_macs(g) / ((double)F * jt_config_hop(c) / c->sample_rate);
-    jt_disc_out out = {0};
-    jt_mpd(&m, &shape, wave, &out);
-    jt_msd(&m, &shape, wave, &out);
+    if (disc) {
+        jt_disc_out out = {0};
+        jt_mpd(&md, &shape, wave, &out);
+        jt_msd(&md, &shape, wave, &out);
+    }
     jc_error e = {0};
     int r = 0;
-    if (m.failed || jc_graph_status(g, &e)) {
-        snprintf(err, errlen, "stage 2 model: %s", m.failed ? m.err : e.msg);
+    if (m.failed || md.failed || jc_graph_status(g, &e)) {
+        snprintf(err, errlen, "stage 2 model: %s", m.failed ? m.err : md.failed ? md.err : e.msg);
         r = -1;
     }
     jc_graph_free(g);

@@ -46,10 +46,11 @@ void jt_mpd(jt_nn *m, const jt_decoder_shape *s, jc_tensor *wave, jt_disc_out *o
 /* wave [B, 1, T] through all scales (appending to out). */
 void jt_msd(jt_nn *m, const jt_decoder_shape *s, jc_tensor *wave, jt_disc_out *out);
 
-/* Create the decoder's and both discriminators' parameters in st ("dec.*",
- * "mpd.*", "msd.*"), initialised from rng or zero-filled when rng is NULL;
- * *dec_macs_per_second (may be NULL) receives the decoder's cost. */
-int jt_stage2_create(jc_store *st, const jt_config *c, jc_rng *rng, double *dec_macs_per_second, char *err,
-                     size_t errlen);
+/* Create the decoder's parameters ("dec.*") in gen and both discriminators'
+ * ("mpd.*", "msd.*") in disc (may be gen; NULL: decoder only), initialised
+ * from rng or zero-filled when rng is NULL; *dec_macs_per_second (may be
+ * NULL) receives the decoder's cost. */
+int jt_stage2_create(jc_store *gen, jc_store *disc, const jt_config *c, jc_rng *rng, double *dec_macs_per_second,
+                     char *err, size_t errlen);
 
 #endif

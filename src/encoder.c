@@ -70,3 +70,23 @@ jc_tensor *jt_predictor(jt_nn *m, jc_tensor *z, const jt_masks *mk)
     jt_unscope(m, saved);
     return h;
 }
+
+int jt_encoder_create(jc_store *st, const jt_config *c, jc_rng *rng, char *err, size_t errlen)
+{
+    jc_graph *g = jc_graph_new(jc_store_backend(st));
+    jc_rng zero_rng;
+    jc_rng_seed(&zero_rng, 0);
+    jt_nn m = {.g = g, .params = st, .rng = rng ? rng : &zero_rng, .no_init = rng == NULL, .cfg = c};
+    jt_masks mk;
+    int64_t T = jt_config_hop(c);
+    jt_masks_inputs(g, c, 1, T, &mk);
+    jt_encoder(&m, jc_input(g, "wave", 3, (int64_t[]){1, 1, T}), &mk);
+    jc_error e = {0};
+    int r = 0;
+    if (m.failed || jc_graph_status(g, &e)) {
+        snprintf(err, errlen, "creating the encoder: %s", m.failed ? m.err : e.msg);
+        r = -1;
+    }
+    jc_graph_free(g);
+    return r;
+}

@@ -12,7 +12,10 @@ static void usage(FILE *f)
             "Speech tokenizer: 24 kHz speech <-> 47.5 tokens/s (640 bit/s).\n"
             "\n"
             "commands:\n"
-            "  train      train stage 1 (the encoder)\n"
+            "  encode     speech to tokens (.jtok, optionally .npy)\n"
+            "  decode     tokens back to speech\n"
+            "  roundtrip  encode and decode, with rates, real-time factor, STOI and ESTOI\n"
+            "  train      train stage 1 (the encoder) or stage 2 (the decoder)\n"
             "  info       sizes, cost and rates of a configuration\n"
             "  devices    compute devices of every backend (cpu, opencl, vulkan)\n"
             "  bench      measure the compute layer (GEMM, convolutions, memory planning)\n"
@@ -37,6 +40,12 @@ int main(int argc, char **argv)
         printf("jepatok %s\n", JT_VERSION);
         return 0;
     }
+    if (strcmp(cmd, "encode") == 0)
+        return jt_cmd_encode(argc - 1, argv + 1);
+    if (strcmp(cmd, "decode") == 0)
+        return jt_cmd_decode(argc - 1, argv + 1);
+    if (strcmp(cmd, "roundtrip") == 0)
+        return jt_cmd_roundtrip(argc - 1, argv + 1);
     if (strcmp(cmd, "train") == 0)
         return jt_cmd_train(argc - 1, argv + 1);
     if (strcmp(cmd, "devices") == 0)

@@ -31,6 +31,9 @@ jc_tensor *jt_daam(jt_nn *m, const char *name, jc_tensor *x, jc_tensor *mask);
 jc_tensor *jt_conformer(jt_nn *m, const char *name, jc_tensor *x, int heads, const jt_masks *mk);
 /* Encoder: wave [B, 1, T] -> z [B, D, F] (padding frames zero). */
 jc_tensor *jt_encoder(jt_nn *m, jc_tensor *wave, const jt_masks *mk);
+/* Create the encoder's parameters ("enc.*") in st, initialised from rng
+ * (NULL: zero-filled, for loading). */
+int jt_encoder_create(jc_store *st, const jt_config *c, jc_rng *rng, char *err, size_t errlen);
 /* Predictor: [B, D, F] -> [B, D, F]. */
 jc_tensor *jt_predictor(jt_nn *m, jc_tensor *z, const jt_masks *mk);
 

@@ -17,9 +17,12 @@ typedef struct {
     float lr;            /* <= 0: the configuration's */
     uint64_t seed;
     int resume;
+    const char *encoder;     /* stage 2: stage-1 run directory or checkpoint */
+    double finetune_encoder; /* stage 2: encoder learning-rate scale; 0 = frozen */
 } jt_train_opts;
 
 int jt_train_stage1(const jt_train_opts *o);
+int jt_train_stage2(const jt_train_opts *o);
 /* Open --backend NAME (or $JEPATOK_BACKEND, else cpu); "auto" says on
  * stderr what it picked. */
 jc_backend *jt_open_backend(const char *name, jc_error *err);

@@ -523,7 +523,7 @@ static void test_stage2(void)
     char err[256];
     jt_config_preset("paper", &c);
     jc_store *st = jc_store_new(be);
-    int r0 = jt_stage2_create(st, &c, NULL, NULL, err, sizeof err);
+    int r0 = jt_stage2_create(st, st, &c, NULL, NULL, err, sizeof err);
     tap_ok(r0 == 0 && jt_count_params(st, "dec.") == 69291649, "paper decoder has 69,291,649 parameters (%lld)",
            (long long)jt_count_params(st, "dec."));
     tap_ok(jt_count_params(st, "mpd.") == 41092165, "paper multi-period discriminator has 41,092,165 (%lld)",
