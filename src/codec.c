@@ -26,6 +26,26 @@ int jt_model_open(jt_model *m, const char *path, char *err, size_t errlen)
     return 0;
 }
 
+int jt_model_random(jt_model *m, const jt_config *c, uint64_t seed, char *err, size_t errlen)
+{
+    memset(m, 0, sizeof *m);
+    snprintf(m->path, sizeof m->path, "(random %s)", c->name);
+    jc_error e = {0};
+    m->host = jc_backend_open("cpu", "threads=1", &e);
+    if (!m->host) {
+        snprintf(err, errlen, "%s", e.msg);
+        return -1;
+    }
+    if (jt_stage2_model_create(&m->w, c, m->host, seed, 0, 0, err, errlen) ||
+        jt_model_id(&m->w, m->id, err, errlen)) {
+        jt_model_close(m);
+        return -1;
+    }
+    m->cfg = *c;
+    jt_fsq_layout_init(&m->fsq, &m->cfg);
+    return 0;
+}
+
 void jt_model_close(jt_model *m)
 {
     jt_stage2_model_free(&m->w);

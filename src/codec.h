@@ -33,6 +33,8 @@ typedef struct {
 } jt_model;
 
 int jt_model_open(jt_model *m, const char *path, char *err, size_t errlen);
+/* A model with random weights (benchmarks: speed does not depend on them). */
+int jt_model_random(jt_model *m, const jt_config *c, uint64_t seed, char *err, size_t errlen);
 void jt_model_close(jt_model *m);
 
 #define JT_CODEC_GRAPHS 3
