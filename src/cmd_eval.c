@@ -1,6 +1,7 @@
 /* cmd_eval.c: `jepatok eval`: objective metrics of degraded (decoded)
  * speech against references, file by file, paired by name. */
 #include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <pthread.h>
@@ -13,6 +14,8 @@
 #include <jansson.h>
 
 #include "audio.h"
+#include "codec.h"
+#include "train_util.h"
 #include "cli.h"
 #include "metrics.h"
 
@@ -24,7 +27,7 @@ static void eval_usage(FILE *f)
 {
     fprintf(f,
             "usage: jepatok eval --ref DIR --deg DIR [--csv FILE] [--json] [--jobs N] [--quiet]\n"
-            "       jepatok eval --model M --data PATH      (not available yet)\n"
+            "       jepatok eval --model M|default --data PATH --out DIR [--backend NAME] [...]\n"
             "\n"
             "Scores degraded speech against references with STOI, ESTOI, log-mel\n"
             "distance, SI-SDR and the multi-resolution STFT distance (definitions in\n"
@@ -39,9 +42,10 @@ static void eval_usage(FILE *f)
             "  --json        print per-file results and means as JSON on stdout instead\n"
             "  --jobs N      files scored in parallel (default 1)\n"
             "  --quiet       no progress bar (it is shown only when stderr is a terminal)\n"
-            "  --model M --data PATH\n"
-            "                encode and decode PATH with tokenizer model M, then score it\n"
-            "                (needs the tokenizer, which is not built yet)\n"
+            "  --model M --data PATH --out DIR\n"
+            "                encode and decode every file of PATH (a directory or a list\n"
+            "                file, one path per line) with model M ('default': the shipped\n"
+            "                one), write the results to DIR/NNNNN.wav, and score them\n"
             "\n"
             "CSV columns: file,seconds,stoi,estoi,mel_distance,si_sdr,mrstft.  STOI and\n"
             "ESTOI are nan for files with under ~0.4 s of non-silent speech; means skip\n"
@@ -347,15 +351,174 @@ static int print_json(const item *items, size_t n, const summary *s)
     return rc;
 }
 
+/* Round-trip every file of data (a directory, or a list file of paths
+ * relative to its own directory) through the model into out_dir; refs and
+ * degs receive the pairs in order. */
+static int roundtrip_data(const char *model, const char *data, const char *out_dir, const char *backend, int quiet,
+                          entry **refs, entry **degs, size_t *count)
+{
+    entry *r = NULL;
+    size_t n = 0;
+    struct stat sb;
+    if (stat(data, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        if (scan_dir(data, "data", &r, &n))
+            return -1;
+    } else {
+        FILE *f = fopen(data, "r");
+        if (!f) {
+            fprintf(stderr, "jepatok eval: cannot read %s: %m\n", data);
+            return -1;
+        }
+        const char *slash = strrchr(data, '/');
+        int dlen = slash ? (int)(slash - data) : 0;
+        char line[4096];
+        size_t cap = 0;
+        while (fgets(line, sizeof line, f)) {
+            line[strcspn(line, "\r\n")] = 0;
+            if (!line[0] || line[0] == '#')
+                continue;
+            if (n == cap) {
+                cap = cap ? 2 * cap : 256;
+                r = realloc(r, cap * sizeof *r);
+            }
+            char path[8192];
+            if (line[0] == '/' || !slash)
+                snprintf(path, sizeof path, "%s", line);
+            else
+                snprintf(path, sizeof path, "%.*s/%s", dlen, data, line);
+            r[n].path = strdup(path);
+            r[n].stem = strdup(path);
+            n++;
+        }
+        fclose(f);
+    }
+    char err[1024], mp[4096];
+    jt_model m;
+    jt_codec c;
+    if (!strcmp(model, "default"))
+        model = jt_model_default_path(mp, sizeof mp);
+    if (n == 0 || (mkdir(out_dir, 0777) != 0 && errno != EEXIST)) {
+        fprintf(stderr, "jepatok eval: %s\n", n ? "cannot create the output directory" : "no data files");
+        free_entries(r, n);
+        return -1;
+    }
+    if (jt_model_open(&m, model, err, sizeof err) || jt_codec_open(&c, &m, backend, NULL, err, sizeof err)) {
+        fprintf(stderr, "jepatok eval: %s\n", err);
+        if (m.host)
+            jt_model_close(&m);
+        free_entries(r, n);
+        return -1;
+    }
+    entry *d = calloc(n, sizeof *d);
+    double audio_s = 0, compute_s = 0;
+    int status = d ? 0 : -1;
+    for (size_t i = 0; i < n && status == 0; i++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%05zu.wav", out_dir, i);
+        d[i].path = strdup(path);
+        d[i].stem = strdup(path);
+        jt_audio a = {0};
+        uint16_t *tok = NULL;
+        float *y = NULL;
+        int64_t frames = 0;
+        double t0 = jt_now();
+        /* a file that cannot be coded fails its scoring later, with the reason */
+        if (jt_audio_load(r[i].path, EVAL_RATE, &a, err, sizeof err) == 0 &&
+            jt_codec_encode(&c, a.samples, (int64_t)a.frames, &tok, &frames, err, sizeof err) == 0 &&
+            jt_codec_decode(&c, tok, frames, &y, err, sizeof err) == 0) {
+            compute_s += jt_now() - t0;
+            audio_s += (double)a.frames / EVAL_RATE;
+            if (jt_audio_write(path, y, a.frames, EVAL_RATE, JT_AUDIO_FLOAT32, err, sizeof err))
+                fprintf(stderr, "jepatok eval: %s\n", err);
+        } else {
+            fprintf(stderr, "jepatok eval: %s\n", err);
+        }
+        free(tok);
+        free(y);
+        jt_audio_free(&a);
+        if (!quiet && isatty(STDERR_FILENO))
+            fprintf(stderr, "\rcoding %zu/%zu", i + 1, n);
+    }
+    if (!quiet)
+        fprintf(stderr, "%scoded %.1f s of audio in %.1f s: real-time factor %.4f (%s)\n",
+                isatty(STDERR_FILENO) ? "\n" : "", audio_s, compute_s, audio_s > 0 ? compute_s / audio_s : 0,
+                jc_backend_name(c.be));
+    jt_codec_close(&c);
+    jt_model_close(&m);
+    *refs = r;
+    *degs = d;
+    *count = n;
+    return status;
+}
+
+/* Score every pair (in parallel with jobs threads) and report: CSV, JSON
+ * or summary as the options ask.  0 when every file was scored. */
+static int score_items(item *items, size_t nref, int jobs, int quiet, int json, const char *csv_path)
+{
+    shared s = {.items = items, .n = nref, .progress = !quiet && isatty(STDERR_FILENO)};
+    pthread_mutex_init(&s.mu, NULL);
+    if ((size_t)jobs > nref)
+        jobs = (int)nref;
+    pthread_t th[256];
+    int started = 0;
+    for (int t = 1; t < jobs; t++)
+        if (pthread_create(&th[started], NULL, worker, &s) == 0)
+            started++;
+    worker(&s);
+    for (int t = 0; t < started; t++)
+        pthread_join(th[t], NULL);
+    pthread_mutex_destroy(&s.mu);
+    if (s.progress)
+        fputc('\n', stderr);
+
+    int status = 0;
+    for (size_t i = 0; i < nref; i++) {
+        if (items[i].failed) {
+            fprintf(stderr, "jepatok eval: %s\n", items[i].err);
+            status = 1;
+        }
+    }
+    summary sum = summarise(items, nref);
+    if (csv_path) {
+        FILE *f = fopen(csv_path, "w");
+        if (!f) {
+            fprintf(stderr, "jepatok eval: cannot write CSV %s: %m\n", csv_path);
+            status = 1;
+        } else {
+            write_csv(f, items, nref);
+            if (fclose(f) != 0) {
+                fprintf(stderr, "jepatok eval: error writing CSV %s: %m\n", csv_path);
+                status = 1;
+            }
+        }
+    }
+    if (json) {
+        if (print_json(items, nref, &sum) != 0) {
+            fprintf(stderr, "jepatok eval: cannot write JSON\n");
+            status = 1;
+        }
+    } else if (csv_path) {
+        print_summary(stdout, &sum);
+    } else {
+        write_csv(stdout, items, nref);
+        print_summary(stderr, &sum);
+    }
+    if (status)
+        fprintf(stderr, "jepatok eval: %zu of %zu files failed\n", sum.failed, nref);
+    return status;
+}
+
 int jt_cmd_eval(int argc, char **argv)
 {
-    const char *ref_dir = NULL, *deg_dir = NULL, *csv_path = NULL, *model = NULL, *data = NULL;
+    const char *ref_dir = NULL, *deg_dir = NULL, *csv_path = NULL, *model = NULL, *data = NULL, *out_dir = NULL,
+               *backend = NULL;
     int json = 0, quiet = 0, jobs = 1;
     static const struct option opts[] = {
         {"ref", required_argument, NULL, 'r'},   {"deg", required_argument, NULL, 'd'},
         {"csv", required_argument, NULL, 'c'},   {"json", no_argument, NULL, 'J'},
         {"jobs", required_argument, NULL, 'j'},  {"quiet", no_argument, NULL, 'q'},
         {"model", required_argument, NULL, 'm'}, {"data", required_argument, NULL, 'D'},
+        {"out", required_argument, NULL, 'o'},   {"backend", required_argument, NULL, 'b'},
         {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
     optind = 1;
     int c;
@@ -368,6 +531,8 @@ int jt_cmd_eval(int argc, char **argv)
         case 'q': quiet = 1; break;
         case 'm': model = optarg; break;
         case 'D': data = optarg; break;
+        case 'o': out_dir = optarg; break;
+        case 'b': backend = optarg; break;
         case 'j': {
             char *end;
             long v = strtol(optarg, &end, 10);
@@ -389,17 +554,24 @@ int jt_cmd_eval(int argc, char **argv)
         return 2;
     }
     if (model || data) {
-        /* The option exists so scripts can be written against it now; the
-         * honest answer until the tokenizer lands is a clear refusal. */
-        if (!model || !data) {
-            fprintf(stderr, "jepatok eval: --model and --data go together\n");
+        if (!model || !data || !out_dir) {
+            fprintf(stderr, "jepatok eval: --model, --data and --out go together\n");
             return 2;
         }
-        fprintf(stderr,
-                "jepatok eval: --model %s --data %s: not available yet: the tokenizer model is "
-                "not built.  Decode the files yourself and score them with --ref DIR --deg DIR.\n",
-                model, data);
-        return 1;
+        entry *refs = NULL, *degs = NULL;
+        size_t n = 0;
+        if (roundtrip_data(model, data, out_dir, backend, quiet, &refs, &degs, &n))
+            return 1;
+        item *items = calloc(n ? n : 1, sizeof *items);
+        for (size_t i = 0; items && i < n; i++) {
+            items[i].ref = &refs[i];
+            items[i].deg = &degs[i];
+        }
+        int status = items ? score_items(items, n, jobs, quiet, json, csv_path) : 1;
+        free(items);
+        free_entries(refs, n);
+        free_entries(degs, n);
+        return status;
     }
     if (!ref_dir || !deg_dir) {
         fprintf(stderr, "jepatok eval: --ref DIR and --deg DIR are required\n");
@@ -454,56 +626,7 @@ int jt_cmd_eval(int argc, char **argv)
         fprintf(stderr, "jepatok eval: warning: %zu degraded files have no reference; ignored\n",
                 extra);
 
-    shared s = {.items = items, .n = nref, .progress = !quiet && isatty(STDERR_FILENO)};
-    pthread_mutex_init(&s.mu, NULL);
-    if ((size_t)jobs > nref)
-        jobs = (int)nref;
-    pthread_t th[256];
-    int started = 0;
-    for (int t = 1; t < jobs; t++)
-        if (pthread_create(&th[started], NULL, worker, &s) == 0)
-            started++;
-    worker(&s);
-    for (int t = 0; t < started; t++)
-        pthread_join(th[t], NULL);
-    pthread_mutex_destroy(&s.mu);
-    if (s.progress)
-        fputc('\n', stderr);
-
-    int status = 0;
-    for (size_t i = 0; i < nref; i++) {
-        if (items[i].failed) {
-            fprintf(stderr, "jepatok eval: %s\n", items[i].err);
-            status = 1;
-        }
-    }
-    summary sum = summarise(items, nref);
-    if (csv_path) {
-        FILE *f = fopen(csv_path, "w");
-        if (!f) {
-            fprintf(stderr, "jepatok eval: cannot write CSV %s: %m\n", csv_path);
-            status = 1;
-        } else {
-            write_csv(f, items, nref);
-            if (fclose(f) != 0) {
-                fprintf(stderr, "jepatok eval: error writing CSV %s: %m\n", csv_path);
-                status = 1;
-            }
-        }
-    }
-    if (json) {
-        if (print_json(items, nref, &sum) != 0) {
-            fprintf(stderr, "jepatok eval: cannot write JSON\n");
-            status = 1;
-        }
-    } else if (csv_path) {
-        print_summary(stdout, &sum);
-    } else {
-        write_csv(stdout, items, nref);
-        print_summary(stderr, &sum);
-    }
-    if (status)
-        fprintf(stderr, "jepatok eval: %zu of %zu files failed\n", sum.failed, nref);
+    int status = score_items(items, nref, jobs, quiet, json, csv_path);
     free(items);
     free_entries(refs, nref);
     free_entries(degs, ndeg);
