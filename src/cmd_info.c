@@ -4,16 +4,20 @@
 #include <string.h>
 
 #include "cli.h"
+#include "codec.h"
 #include "fsq.h"
 #include "decoder.h"
 #include "jepa.h"
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: jepatok info [--config NAME|FILE.json] [--json]\n"
+    fprintf(f, "usage: jepatok info [--config NAME|FILE.json | --model M] [--json]\n"
                "\n"
                "Parameter counts of every component, multiply-adds per second of audio,\n"
-               "frame rate, tokens per second and bit rate of a configuration.\n"
+               "frame rate, tokens per second and bit rate of a configuration, and the\n"
+               "model file (default: the model encode and decode use): path, id, and what\n"
+               "its metadata records (training steps, data).\n"
+               "  --model M       describe model file M and its configuration\n"
                "  --config NAME   paper, small (default) or tiny, or a JSON file of overrides\n"
                "                  applied to the small configuration\n"
                "  --json          machine-readable output\n");
@@ -34,14 +38,17 @@ int jt_cli_config(const char *arg, jt_config *c, char *err, size_t errlen)
 
 int jt_cmd_info(int argc, char **argv)
 {
-    const char *cfg_name = "small";
-    int as_json = 0;
+    const char *cfg_name = "small", *model = NULL;
+    int as_json = 0, cfg_given = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
         } else if (!strcmp(argv[i], "--config") && i + 1 < argc) {
             cfg_name = argv[++i];
+            cfg_given = 1;
+        } else if (!strcmp(argv[i], "--model") && i + 1 < argc) {
+            model = argv[++i];
         } else if (!strcmp(argv[i], "--json")) {
             as_json = 1;
         } else {
@@ -50,9 +57,23 @@ int jt_cmd_info(int argc, char **argv)
             return 2;
         }
     }
-    char err[512];
+    char err[1024], path[4096];
     jt_config c;
-    if (jt_cli_config(cfg_name, &c, err, sizeof err)) {
+    /* the model: the one named, else the default unless a configuration was asked for */
+    jt_model m = {0};
+    int have_model = 0;
+    if (model || !cfg_given) {
+        const char *mp = model ? model : jt_model_default_path(path, sizeof path);
+        have_model = jt_model_open(&m, mp, err, sizeof err) == 0;
+        if (!have_model && model) {
+            fprintf(stderr, "jepatok info: %s\n", err);
+            return 1;
+        }
+        snprintf(path, sizeof path, "%s", mp);
+    }
+    if (have_model)
+        c = m.cfg;
+    else if (jt_cli_config(cfg_name, &c, err, sizeof err)) {
         fprintf(stderr, "jepatok info: %s\n", err);
         return 1;
     }
@@ -103,6 +124,22 @@ int jt_cmd_info(int argc, char **argv)
         json_object_set_new(root, "tokens_per_frame", json_integer(f.n_groups));
         json_object_set_new(root, "tokens_per_second", json_real(fps * f.n_groups));
         json_object_set_new(root, "bits_per_second", json_real(fps * jt_fsq_bits_per_frame(&f)));
+        if (model || !cfg_given) {
+            json_t *mj = json_object();
+            json_object_set_new(mj, "path", json_string(path));
+            json_object_set_new(mj, "loaded", json_boolean(have_model));
+            if (have_model) {
+                char hex[2 * JT_MODEL_ID_BYTES + 1];
+                jt_model_id_hex(m.id, hex);
+                json_object_set_new(mj, "id", json_string(hex));
+                for (int i = 0; i < m.md.count; i++)
+                    if (strcmp(m.md.keys[i], "config") != 0)
+                        json_object_set_new(mj, m.md.keys[i], json_string(m.md.values[i]));
+            } else {
+                json_object_set_new(mj, "error", json_string(err));
+            }
+            json_object_set_new(root, "model", mj);
+        }
         char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         printf("%s\n", s);
         free(s);
@@ -121,7 +158,19 @@ int jt_cmd_info(int argc, char **argv)
         printf("frames: %.1f per second (hop %d samples at %d Hz)\n", fps, jt_config_hop(&c), c.sample_rate);
         printf("tokens: %d per frame, %.1f per second, %.0f bit/s\n", f.n_groups, fps * f.n_groups,
                fps * jt_fsq_bits_per_frame(&f));
+        if (have_model) {
+            char hex[2 * JT_MODEL_ID_BYTES + 1];
+            jt_model_id_hex(m.id, hex);
+            printf("model: %s\n  id %s\n", path, hex);
+            for (int i = 0; i < m.md.count; i++)
+                if (strcmp(m.md.keys[i], "config") != 0 && strcmp(m.md.keys[i], "model_id") != 0)
+                    printf("  %s: %s\n", m.md.keys[i], m.md.values[i]);
+        } else if (!cfg_given) {
+            printf("model: none loaded (%s)\n", err);
+        }
     }
+    if (have_model)
+        jt_model_close(&m);
     jc_store_free(s2);
     jt_jepa_free(&j);
     jc_backend_free(be);
