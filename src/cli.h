@@ -16,6 +16,7 @@ int jt_bench_ops(int argc, char **argv);
 int jt_cmd_eval(int argc, char **argv);
 int jt_bench_codec(int argc, char **argv);
 int jt_cmd_encode(int argc, char **argv);
+int jt_cmd_export(int argc, char **argv);
 int jt_cmd_decode(int argc, char **argv);
 int jt_cmd_roundtrip(int argc, char **argv);
 
