@@ -23,14 +23,20 @@ static const backend_entry backends[] = {
 };
 #define N_BACKENDS ((int)(sizeof backends / sizeof backends[0]))
 
-const char *const *jc_backend_names(void)
-{
-    static const char *names[N_BACKENDS + 1];
-    for (int i = 0; i < N_BACKENDS; i++) /* idempotent: same values every call */
-        names[i] = backends[i].name;
-    names[N_BACKENDS] = NULL;
-    return names;
-}
+/* The names again, as a constant: filling a static array on each call
+ * raced when threads opened backends at once (ThreadSanitizer). */
+static const char *const backend_names[] = {
+#ifdef JC_WITH_VULKAN
+    "vulkan",
+#endif
+#ifdef JC_WITH_OPENCL
+    "opencl",
+#endif
+    "cpu", NULL};
+
+_Static_assert(sizeof backend_names / sizeof backend_names[0] == N_BACKENDS + 1, "one name per backend");
+
+const char *const *jc_backend_names(void) { return backend_names; }
 
 static const backend_entry *find(const char *name)
 {
