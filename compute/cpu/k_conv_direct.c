@@ -81,7 +81,7 @@ __attribute__((always_inline)) static inline void dk_generic(const int rows, con
             v4f x0 = v4_load(xp), x1 = v4_load(xp + 4);
 #define GEN_ROW(i)                                                                                                   \
     if (rows > i) {                                                                                                  \
-        v4f t = {wk[i], wk[i], wk[i], wk[i]};                                                                            \
+        v4f t = {wk[i], wk[i], wk[i], wk[i]};                                                                        \
         a[i][0] += t * x0;                                                                                           \
         a[i][1] += t * x1;                                                                                           \
     }
@@ -116,8 +116,8 @@ static void dk_generic(const int rows, const float *x, int64_t ldx, int64_t ts, 
 #endif
 
 #define GEN_KERNEL(R)                                                                                                \
-    static void dk_generic_##R(const float *x, int64_t ldx, int64_t ts, int cin, int kl, int kh, int K,             \
-                               const float *w, const float *bias, float *y, int64_t ldy)                            \
+    static void dk_generic_##R(const float *x, int64_t ldx, int64_t ts, int cin, int kl, int kh, int K,              \
+                               const float *w, const float *bias, float *y, int64_t ldy)                             \
     {                                                                                                                \
         dk_generic(R, x, ldx, ts, cin, kl, kh, K, w, bias, y, ldy);                                                  \
     }
@@ -149,7 +149,7 @@ dk_avx2_body(const int rows, const float *x, int64_t ldx, int64_t ts, int cin, i
             __m256 x0 = _mm256_loadu_ps(xp), x1 = _mm256_loadu_ps(xp + 8), x2 = _mm256_loadu_ps(xp + 16), t;
 #define A2_ROW(i)                                                                                                    \
     if (rows > i) {                                                                                                  \
-        t = _mm256_broadcast_ss(wk + i);                                                                              \
+        t = _mm256_broadcast_ss(wk + i);                                                                             \
         a##i##_0 = _mm256_fmadd_ps(t, x0, a##i##_0);                                                                 \
         a##i##_1 = _mm256_fmadd_ps(t, x1, a##i##_1);                                                                 \
         a##i##_2 = _mm256_fmadd_ps(t, x2, a##i##_2);                                                                 \
@@ -169,9 +169,9 @@ dk_avx2_body(const int rows, const float *x, int64_t ldx, int64_t ts, int cin, i
 }
 
 #define AVX2_KERNEL(R)                                                                                               \
-    __attribute__((target("avx2,fma"))) static void dk_avx2_##R(const float *x, int64_t ldx, int64_t ts, int cin,   \
-                                                                int kl, int kh, int K, const float *w,              \
-                                                                const float *bias, float *y, int64_t ldy)           \
+    __attribute__((target("avx2,fma"))) static void dk_avx2_##R(const float *x, int64_t ldx, int64_t ts, int cin,    \
+                                                                int kl, int kh, int K, const float *w,               \
+                                                                const float *bias, float *y, int64_t ldy)            \
     {                                                                                                                \
         dk_avx2_body(R, x, ldx, ts, cin, kl, kh, K, w, bias, y, ldy);                                                \
     }
@@ -205,7 +205,7 @@ dk_avx512_body(const int rows, const int nv, const float *x, int64_t ldx, int64_
                 x2 = _mm512_loadu_ps(xp + 32);
 #define A5_ROW(i)                                                                                                    \
     if (rows > i) {                                                                                                  \
-        t = _mm512_set1_ps(wk[i]);                                                                                    \
+        t = _mm512_set1_ps(wk[i]);                                                                                   \
         a##i##_0 = _mm512_fmadd_ps(t, x0, a##i##_0);                                                                 \
         if (nv > 1)                                                                                                  \
             a##i##_1 = _mm512_fmadd_ps(t, x1, a##i##_1);                                                             \
@@ -230,10 +230,10 @@ dk_avx512_body(const int rows, const int nv, const float *x, int64_t ldx, int64_
 
 /* dk_avx512_<nv>_<rows>: nv = 3 is the main kernel, 1 and 2 finish a row. */
 #define AVX512_KERNEL(V, R)                                                                                          \
-    __attribute__((target("avx512f"))) static void dk_avx512_##V##_##R(const float *x, int64_t ldx, int64_t ts,    \
-                                                                       int cin, int kl, int kh, int K,              \
-                                                                       const float *w, const float *bias, float *y, \
-                                                                       int64_t ldy)                                 \
+    __attribute__((target("avx512f"))) static void dk_avx512_##V##_##R(const float *x, int64_t ldx, int64_t ts,      \
+                                                                       int cin, int kl, int kh, int K,               \
+                                                                       const float *w, const float *bias, float *y,  \
+                                                                       int64_t ldy)                                  \
     {                                                                                                                \
         dk_avx512_body(R, V, x, ldx, ts, cin, kl, kh, K, w, bias, y, ldy);                                           \
     }
@@ -252,7 +252,7 @@ AVX512_KERNELS(3)
 #undef AVX512_KERNELS
 #undef AVX512_KERNEL
 #define AVX512_ROWS(V)                                                                                               \
-    {NULL,           dk_avx512_##V##_1, dk_avx512_##V##_2, dk_avx512_##V##_3, dk_avx512_##V##_4,                    \
+    {NULL,           dk_avx512_##V##_1, dk_avx512_##V##_2, dk_avx512_##V##_3, dk_avx512_##V##_4,                     \
      dk_avx512_##V##_5, dk_avx512_##V##_6, dk_avx512_##V##_7, dk_avx512_##V##_8}
 static const dk_fn dk_avx512_fns[3][AVX512_MB + 1] = {AVX512_ROWS(1), AVX512_ROWS(2), AVX512_ROWS(3)};
 #undef AVX512_ROWS
@@ -445,7 +445,8 @@ jc_status jc_cpu_conv1d_direct(jc_cpu_ctx *c, int B, int Cin, int Cout, int K, i
 {
     if (B <= 0 || Cout <= 0 || Tout <= 0)
         return JC_OK;
-    direct_job j = {pick_desc(), B, Cin, Cout, K, pad_l, dil, Tin, Tout, x, NULL, bias, y, 0, 0, 0, 1, 0, 0, NULL, 0, 0};
+    direct_job j = {.d = pick_desc(), .B = B, .Cin = Cin, .Cout = Cout, .K = K, .pad_l = pad_l, .dil = dil,
+                    .Tin = Tin, .Tout = Tout, .x = x, .bias = bias, .y = y, .nsplit = 1};
     const dk_desc *d = &j.d;
     int64_t halo = (int64_t)dil * (K - 1), mw = (int64_t)d->nv * d->vl;
     j.tb = tile_len(Cin, halo, (int)mw, Tout);
