@@ -295,6 +295,8 @@ int jt_cmd_bench(int argc, char **argv)
         {"dec up k12 s6 512ch", 512, 512, 12, 6, 1, 50, 1},
         {"dec up k16 s8 128->64", 128, 64, 16, 8, 1, 3000, 1},
         {"dec MRF k7 d3 256ch", 256, 256, 7, 1, 3, 1500, 0},
+        {"dec MRF k11 d5 64ch", 64, 64, 11, 1, 5, 24000, 0},
+        {"small dec MRF k11 d5 16ch", 16, 16, 11, 1, 5, 24000, 0},
     };
     static const char *which_name[] = {"forward", "grad input", "grad weight"};
     printf("\nconvolutions, own GEMM (GFLOP/s)  pass          conv    GEMM (shape)           conv/GEMM\n");

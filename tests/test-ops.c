@@ -229,6 +229,155 @@ static void test_conv(void)
     }
 }
 
+/* Stride-1 single-group convolutions go to the CPU backend's direct kernel
+ * when it is faster (few channels, long rows) and to im2col + GEMM otherwise;
+ * JC_CONV=direct|gemm forces a path and JC_GEMM_ISA=avx2|generic a lower
+ * SIMD level, so every kernel and edge of the direct path is checked against
+ * the reference here, whatever this CPU runs by default. */
+typedef struct {
+    const char *name;
+    int B, Cin, Cout, T, K;
+    jc_conv_params p;
+    int bias;
+} direct_case;
+
+static const direct_case direct_cases[] = {
+    {"16ch k3 d1 T1001", 2, 16, 16, 1001, 3, {1, 1, 1, 1, 1}, 1},
+    {"16ch k7 d3 T1237", 1, 16, 16, 1237, 7, {1, 9, 9, 3, 1}, 1},
+    {"16ch k11 d5 3 items", 3, 16, 16, 1500, 11, {1, 25, 25, 5, 1}, 0},
+    {"32ch k7 d1 asym pad", 2, 32, 32, 777, 7, {1, 2, 5, 1, 1}, 1},
+    {"32ch k11 d3 no pad", 1, 32, 24, 1100, 11, {1, 0, 0, 3, 1}, 1},
+    {"16ch k11 d5 T1", 2, 16, 16, 1, 11, {1, 25, 25, 5, 1}, 1},
+    {"16ch k3 T7", 3, 16, 16, 7, 3, {1, 1, 1, 1, 1}, 0},
+    {"9->13 k5 left pad only", 1, 9, 13, 333, 5, {1, 4, 0, 1, 1}, 1},
+    {"pad past the kernel", 2, 5, 7, 40, 3, {1, 10, 7, 1, 1}, 1},
+    {"16->1 k7", 2, 16, 1, 1003, 7, {1, 3, 3, 1, 1}, 1},
+    {"1->16 k7", 1, 1, 16, 999, 7, {1, 3, 3, 1, 1}, 0},
+    {"64ch k11 d5 T60", 2, 64, 64, 60, 11, {1, 25, 25, 5, 1}, 1},
+    {"5->7 k3 d3 long", 1, 5, 7, 5000, 3, {1, 3, 3, 3, 1}, 1},
+    {"70->19 k1", 2, 70, 19, 301, 1, {1, 0, 0, 1, 1}, 1},
+    {"dilation past the row", 2, 16, 16, 50, 3, {1, 100, 100, 100, 1}, 1},
+    {"24ch k3 d400 T1000", 1, 24, 24, 1000, 3, {1, 400, 400, 400, 1}, 1},
+    {"40ch k5 d37 T333", 2, 40, 40, 333, 5, {1, 70, 80, 37, 1}, 0},
+};
+
+static inputs direct_inputs(const direct_case *dc)
+{
+    inputs s = {3, {3, 3, 1}, {{dc->B, dc->Cin, dc->T}, {dc->Cout, dc->Cin, dc->K}, {dc->Cout}}, -1, 1};
+    return s;
+}
+
+/* y of one case on backend b, from the given inputs; NULL on failure. */
+static float *run_direct_case(jc_backend *b, const direct_case *dc, float **data, int64_t *n)
+{
+    jc_error err = {0};
+    jc_graph *g = jc_graph_new(b);
+    inputs s = direct_inputs(dc);
+    jc_tensor *in[3];
+    for (int i = 0; i < 3; i++)
+        in[i] = jc_input(g, "in", s.ndim[i], s.shape[i]);
+    jc_tensor *y = jc_conv1d(g, in[0], in[1], dc->bias ? in[2] : NULL, dc->p);
+    float *out = NULL;
+    if (y)
+        jc_graph_output(g, y);
+    jc_status st = jc_graph_build(g, &err);
+    for (int i = 0; st == JC_OK && i < 3; i++)
+        st = jc_tensor_set(in[i], data[i], &err);
+    if (st == JC_OK)
+        st = jc_graph_compute(g, &err);
+    if (st == JC_OK) {
+        *n = jc_tensor_nelem(y);
+        out = malloc((size_t)*n * sizeof *out);
+        if (jc_tensor_get(y, out, &err) != JC_OK) {
+            free(out);
+            out = NULL;
+        }
+    } else {
+        tap_diag("%s: %s", dc->name, err.msg);
+    }
+    jc_graph_free(g);
+    return out;
+}
+
+static void test_conv_direct(void)
+{
+    static const char *isas[] = {NULL, "avx2", "generic"};
+    const char *isa0 = getenv("JC_GEMM_ISA"), *conv0 = getenv("JC_CONV");
+    size_t nc = sizeof direct_cases / sizeof direct_cases[0];
+    for (size_t i = 0; i < nc; i++) {
+        const direct_case *dc = &direct_cases[i];
+        conv_ctx c = {dc->p, dc->bias, 0};
+        inputs s = direct_inputs(dc);
+        char name[128];
+        setenv("JC_CONV", "direct", 1);
+        for (size_t k = 0; k < sizeof isas / sizeof isas[0]; k++) {
+            if (isas[k])
+                setenv("JC_GEMM_ISA", isas[k], 1);
+            snprintf(name, sizeof name, "conv1d direct %s%s%s", dc->name, isas[k] ? " isa=" : "",
+                     isas[k] ? isas[k] : "");
+            check(name, &s, build_conv, ref_conv, &c, 1e-5);
+            if (isa0)
+                setenv("JC_GEMM_ISA", isa0, 1);
+            else
+                unsetenv("JC_GEMM_ISA");
+        }
+        unsetenv("JC_CONV");
+        snprintf(name, sizeof name, "conv1d default path %s", dc->name);
+        check(name, &s, build_conv, ref_conv, &c, 1e-5);
+    }
+    /* the two paths against each other, on the same inputs */
+    for (size_t i = 0; i < nc; i++) {
+        const direct_case *dc = &direct_cases[i];
+        inputs s = direct_inputs(dc);
+        float *data[3];
+        for (int k = 0; k < 3; k++)
+            data[k] = tu_random(&rng, tu_numel(s.ndim[k], s.shape[k]), -1, 1);
+        int64_t n1 = 0, n2 = 0;
+        setenv("JC_CONV", "gemm", 1);
+        float *yg = run_direct_case(be, dc, data, &n1);
+        setenv("JC_CONV", "direct", 1);
+        float *yd = run_direct_case(be, dc, data, &n2);
+        double m = yg && yd && n1 == n2 ? 0 : INFINITY, scale = 0;
+        for (int64_t k = 0; yg && yd && n1 == n2 && k < n1; k++) {
+            double d = fabs((double)yg[k] - yd[k]);
+            m = d > m || d != d ? d : m;
+            scale = fabs(yg[k]) > scale ? fabs(yg[k]) : scale;
+        }
+        tap_ok(m / (1 + scale) <= 1e-5, "conv1d direct vs im2col+GEMM %s (rel diff %.2e)", dc->name, m / (1 + scale));
+        free(yg);
+        free(yd);
+        for (int k = 0; k < 3; k++)
+            free(data[k]);
+    }
+    /* the direct path gives the same bits whatever the thread count */
+    if (!getenv("JC_TEST_BACKEND") || !strcmp(getenv("JC_TEST_BACKEND"), "cpu")) {
+        jc_error err = {0};
+        jc_backend *b1 = jc_backend_open("cpu", "threads=1", &err), *b3 = jc_backend_open("cpu", "threads=3", &err);
+        setenv("JC_CONV", "direct", 1);
+        for (size_t i = 0; b1 && b3 && i < nc; i++) {
+            const direct_case *dc = &direct_cases[i];
+            inputs s = direct_inputs(dc);
+            float *data[3];
+            for (int k = 0; k < 3; k++)
+                data[k] = tu_random(&rng, tu_numel(s.ndim[k], s.shape[k]), -1, 1);
+            int64_t n1 = 0, n3 = 0;
+            float *y1 = run_direct_case(b1, dc, data, &n1), *y3 = run_direct_case(b3, dc, data, &n3);
+            tap_ok(y1 && y3 && n1 == n3 && !memcmp(y1, y3, (size_t)n1 * sizeof *y1),
+                   "conv1d direct %s: 1 and 3 threads give identical results", dc->name);
+            free(y1);
+            free(y3);
+            for (int k = 0; k < 3; k++)
+                free(data[k]);
+        }
+        jc_backend_free(b1);
+        jc_backend_free(b3);
+    }
+    if (conv0)
+        setenv("JC_CONV", conv0, 1);
+    else
+        unsetenv("JC_CONV");
+}
+
 static jc_tensor *build_conv2d(jc_graph *g, jc_tensor **in, const void *c)
 {
     (void)c;
@@ -843,6 +992,7 @@ int main(void)
     jc_rng_seed(&rng, 1234);
     test_matmul();
     test_conv();
+    test_conv_direct();
     test_binary();
     test_unary();
     test_reductions();

@@ -34,6 +34,11 @@ void jc_cpu_parallel(jc_cpu_ctx *c, long n, double cost, jc_range_fn fn, void *a
 jc_status jc_cpu_matmul(jc_cpu_ctx *c, jc_tensor *t);
 jc_status jc_cpu_conv1d(jc_cpu_ctx *c, jc_tensor *t);
 jc_status jc_cpu_conv1d_bwd_input(jc_cpu_ctx *c, jc_tensor *t);
+/* Direct stride-1 convolution, groups 1 (k_conv_direct.c):
+ * y[b, co, t] = bias[co] + sum_{ci,k} w[co, ci, k] x[b, ci, t - pad_l + k dil],
+ * x [B, Cin, Tin] read as zero outside [0, Tin), y [B, Cout, Tout]. */
+jc_status jc_cpu_conv1d_direct(jc_cpu_ctx *c, int B, int Cin, int Cout, int K, int pad_l, int dil, int64_t Tin,
+                               int64_t Tout, const float *x, const float *w, const float *bias, float *y);
 jc_status jc_cpu_conv1d_bwd_weight(jc_cpu_ctx *c, jc_tensor *t);
 void jc_cpu_binary(jc_cpu_ctx *c, jc_tensor *t);
 void jc_cpu_unary(jc_cpu_ctx *c, jc_tensor *t);

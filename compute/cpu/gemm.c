@@ -589,7 +589,7 @@ __attribute__((target("avx512f"))) static void pack_b_avx512(const gemm_job *j, 
 /* Largest mr * nr of any kernel: scratch for ragged edge tiles. */
 #define TILE_MAX_FLOATS (14 * 32)
 
-enum { ISA_GENERIC = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
+enum { ISA_GENERIC = JC_ISA_GENERIC, ISA_AVX2 = JC_ISA_AVX2, ISA_AVX512 = JC_ISA_AVX512 };
 
 /* Block sizes were tuned on Zen 5 (48 KiB L1d, 1 MiB L2 per core) and suit
  * any core with at least 32 KiB L1d and 512 KiB L2: kc = 384 keeps the
@@ -622,7 +622,7 @@ static void detect_hw_isa(void)
 }
 
 /* JC_GEMM_ISA is read on every call (a few string compares, nothing next to
- * a GEMM) so tests can switch paths within one process; it can only lower
+ * a GEMM or a convolution) so tests can switch paths within one process; it can only lower
  * the choice, never select code the CPU cannot run. */
 static const kernel_desc *pick_kernel(void)
 {
@@ -642,6 +642,8 @@ static const kernel_desc *pick_kernel(void)
     }
     return &kernels[isa];
 }
+
+int jc_cpu_simd_isa(void) { return (int)(pick_kernel() - kernels); }
 
 /* ------------------------------------------------------------------------ */
 /* Driver                                                                   */

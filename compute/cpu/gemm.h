@@ -27,4 +27,9 @@ int jc_sgemm_have_cblas(void);
 void jc_sgemm(jc_gemm_impl impl, jc_threadpool *tp, int trans_a, int trans_b, int M, int N, int K, float alpha,
               const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
+/* The SIMD level the CPU kernels use: the best this CPU runs, lowered by
+ * JC_GEMM_ISA=generic|avx2 (read on every call, for the tests). */
+enum { JC_ISA_GENERIC = 0, JC_ISA_AVX2 = 1, JC_ISA_AVX512 = 2 };
+int jc_cpu_simd_isa(void);
+
 #endif

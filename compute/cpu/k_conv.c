@@ -1,7 +1,9 @@
 /* k_conv.c: batched matmul and the three convolution kernels.
  * Convolutions are im2col/col2im over blocks of time + GEMM, so memory for
  * the column matrix stays bounded however long the signal; depthwise
- * convolutions (one channel per group) use a direct loop instead. */
+ * convolutions (one channel per group) use a direct loop instead, and
+ * stride-1 single-group forward convolutions (and the input gradients that
+ * reduce to one) the direct kernel of k_conv_direct.c where it is faster. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -223,6 +225,39 @@ static jc_status conv_forward_gemm(jc_cpu_ctx *c, const conv_geom *gp, const flo
     return JC_OK;
 }
 
+/* Direct convolution (k_conv_direct.c) or im2col + GEMM for a stride-1,
+ * single-group convolution, by measurement on Zen 5 (one thread, AVX-512,
+ * CPU time; the AVX2 and portable direct kernels gain as much or more over
+ * their GEMMs).  With rows of a few hundred steps the direct kernel runs at
+ * 180-200 GFLOP/s from 16 to 1024 channels: 4-6x the GEMM path at 16-32
+ * channels (im2col traffic, GEMM M = Cout too small), 2-2.5x at 64, 1.2-1.6x
+ * at 128-512.  It loses (0.7-0.95x) on short rows of many channels, where
+ * packing the weights is not paid back and the GEMM's wide tiles fill: at
+ * 256 channels below ~64 steps, 512 below ~200, 1024 below ~450, hence
+ * steps >= Cin / 2.  Few output channels (<= 64) or inputs (<= 128) win or
+ * tie at any length.  JC_CONV=gemm or JC_CONV=direct forces one path (read
+ * on every call, for the tests and for measuring). */
+static int use_direct(const conv_geom *g)
+{
+    if (g->stride != 1 || g->G != 1)
+        return 0;
+    const char *env = getenv("JC_CONV");
+    if (env && !strcmp(env, "gemm"))
+        return 0;
+    if (env && !strcmp(env, "direct"))
+        return 1;
+    return g->Cout <= 64 || g->Cin <= 128 || (int64_t)g->B * g->Tout >= g->Cin / 2;
+}
+
+static jc_status conv_forward(jc_cpu_ctx *c, const conv_geom *g, const float *xd, const float *wd, const float *bd,
+                              float *yd)
+{
+    if (use_direct(g))
+        return jc_cpu_conv1d_direct(c, g->B, g->Cin, g->Cout, g->K, g->pad_l, g->dil, g->Tin, g->Tout, xd, wd, bd,
+                                    yd);
+    return conv_forward_gemm(c, g, xd, wd, bd, yd);
+}
+
 jc_status jc_cpu_conv1d(jc_cpu_ctx *c, jc_tensor *t)
 {
     const jc_tensor *x = t->src[0], *w = t->src[1], *bias = t->src[2];
@@ -234,7 +269,7 @@ jc_status jc_cpu_conv1d(jc_cpu_ctx *c, jc_tensor *t)
         jc_cpu_parallel(c, (long)g.B * g.Cin, (double)(g.Tout * g.K), dw_forward_range, &j);
         return JC_OK;
     }
-    return conv_forward_gemm(c, &g, xd, wd, bd, yd);
+    return conv_forward(c, &g, xd, wd, bd, yd);
 }
 
 /* For stride 1 the input gradient is itself a convolution: of dy with the
@@ -256,7 +291,7 @@ static jc_status conv_bwd_input_as_conv(jc_cpu_ctx *c, const conv_geom *g, const
                     wf[(((size_t)gi * cin + ci) * cout + co) * g->K + (g->K - 1 - k)] =
                         wd[(((size_t)gi * cout + co) * cin + ci) * g->K + k];
     conv_geom f = {g->B, g->Cout, g->Cin, g->G, g->K, 1, g->dil * (g->K - 1) - g->pad_l, g->dil, g->Tout, g->Tin};
-    jc_status s = conv_forward_gemm(c, &f, dyd, wf, bd, dxd);
+    jc_status s = conv_forward(c, &f, dyd, wf, bd, dxd);
     free(wf);
     return s;
 }
