@@ -17,6 +17,7 @@ int jt_cmd_eval(int argc, char **argv);
 int jt_bench_codec(int argc, char **argv);
 int jt_cmd_encode(int argc, char **argv);
 int jt_cmd_export(int argc, char **argv);
+int jt_cmd_spectrogram(int argc, char **argv);
 int jt_cmd_decode(int argc, char **argv);
 int jt_cmd_roundtrip(int argc, char **argv);
 

@@ -17,6 +17,7 @@ static void usage(FILE *f)
             "  roundtrip  encode and decode, with rates, real-time factor, STOI and ESTOI\n"
             "  train      train stage 1 (the encoder) or stage 2 (the decoder)\n"
             "  export     rewrite a model file (e.g. as float16 for shipping)\n"
+            "  spectrogram  picture of the spectrograms of several files, stacked\n"
             "  info       sizes, cost and rates of a configuration\n"
             "  devices    compute devices of every backend (cpu, opencl, vulkan)\n"
             "  bench      measure the compute layer (GEMM, convolutions, memory planning)\n"
@@ -47,6 +48,8 @@ int main(int argc, char **argv)
         return jt_cmd_decode(argc - 1, argv + 1);
     if (strcmp(cmd, "roundtrip") == 0)
         return jt_cmd_roundtrip(argc - 1, argv + 1);
+    if (strcmp(cmd, "spectrogram") == 0)
+        return jt_cmd_spectrogram(argc - 1, argv + 1);
     if (strcmp(cmd, "export") == 0)
         return jt_cmd_export(argc - 1, argv + 1);
     if (strcmp(cmd, "train") == 0)
