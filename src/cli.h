@@ -11,6 +11,7 @@ int jt_cmd_bench(int argc, char **argv);
 int jt_cmd_info(int argc, char **argv);
 int jt_cmd_train(int argc, char **argv);
 int jt_bench_stage1(int argc, char **argv);
+int jt_bench_stage2(int argc, char **argv);
 int jt_cmd_devices(int argc, char **argv);
 int jt_bench_ops(int argc, char **argv);
 int jt_cmd_eval(int argc, char **argv);

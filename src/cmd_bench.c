@@ -219,6 +219,7 @@ static void bench_usage(FILE *f)
     fprintf(f, "usage: jepatok bench [compute] [--threads N] [--quick]\n"
                "       jepatok bench ops --help      (every backend: peaks and operations)\n"
                "       jepatok bench stage1 --help   (stage-1 training step time)\n"
+               "       jepatok bench stage2 --help   (stage-2 training step time)\n"
                "       jepatok bench codec --help    (encode and decode real-time factors)\n"
                "\n"
                "Measures, on the CPU backend, in one run:\n"
@@ -234,6 +235,8 @@ int jt_cmd_bench(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "stage1") == 0)
         return jt_bench_stage1(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "stage2") == 0)
+        return jt_bench_stage2(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "codec") == 0)
         return jt_bench_codec(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "ops") == 0)

@@ -426,8 +426,12 @@ static void check_cli(void)
     snprintf(cmd, sizeof cmd, "%s eval --model m --data d > %s 2>&1", JEPATOK_BIN, out);
     rc = system(cmd);
     t = slurp(out);
-    tap_ok(rc != 0 && t && strstr(t, "not available yet"),
-           "--model/--data says the tokenizer is not built yet");
+    tap_ok(rc != 0 && t && strstr(t, "go together"), "--model and --data without --out is a usage error");
+    snprintf(cmd, sizeof cmd, "%s eval --model %s/no-such-model --data %s --out %s/coded --quiet > %s 2>&1",
+             JEPATOK_BIN, ref, ref, ref, out);
+    rc = system(cmd);
+    t = slurp(out);
+    tap_ok(rc != 0 && t && strstr(t, "no-such-model"), "--model with a missing model file fails, naming it");
     snprintf(cmd, sizeof cmd, "%s eval --help > %s 2>&1", JEPATOK_BIN, out);
     rc = system(cmd);
     t = slurp(out);

@@ -1,0 +1,191 @@
+/* bench_stage2.c: `jepatok bench stage2`: seconds per stage-2 training step
+ * (generator step, and with --adversarial the discriminator step too) and
+ * memory, on the same kind of random input as scripts/torch_stage2.py so
+ * the two can be compared in one run (scripts/bench-stage2.sh).  The steps
+ * are those of `jepatok train stage2` (src/train_stage2.c) with the encoder
+ * frozen. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "stage2.h"
+#include "train.h"
+#include "train_util.h"
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: jepatok bench stage2 [--config NAME] [--batch N] [--crop-seconds S] [--steps N]\n"
+               "                            [--warmup N] [--threads N] [--backend NAME] [--adversarial]\n"
+               "Seconds per stage-2 training step (frozen encoder, decoder, L1 + MRSTFT, backward,\n"
+               "clipping, AdamW; with --adversarial also the LSGAN and feature-matching terms and\n"
+               "the discriminator step) on random clips, median of --steps after --warmup; one\n"
+               "JSON line.\n");
+}
+
+int jt_bench_stage2(int argc, char **argv)
+{
+    const char *cfg_name = "small", *backend = NULL;
+    int64_t batch = 4, steps = 3, warmup = 1, threads = 0;
+    int adversarial = 0;
+    double crop_s = 0.8;
+    for (int i = 1; i < argc; i++) {
+        int has = i + 1 < argc;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (has && !strcmp(argv[i], "--config"))
+            cfg_name = argv[++i];
+        else if (has && !strcmp(argv[i], "--batch"))
+            batch = atoll(argv[++i]);
+        else if (has && !strcmp(argv[i], "--crop-seconds"))
+            crop_s = atof(argv[++i]);
+        else if (has && !strcmp(argv[i], "--steps"))
+            steps = atoll(argv[++i]);
+        else if (has && !strcmp(argv[i], "--warmup"))
+            warmup = atoll(argv[++i]);
+        else if (has && !strcmp(argv[i], "--threads"))
+            threads = atoll(argv[++i]);
+        else if (has && !strcmp(argv[i], "--backend"))
+            backend = argv[++i];
+        else if (!strcmp(argv[i], "--adversarial"))
+            adversarial = 1;
+        else if (strcmp(argv[i], "stage2") != 0) {
+            fprintf(stderr, "jepatok bench stage2: unknown argument '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    char err[512];
+    jt_config cfg;
+    if (jt_cli_config(cfg_name, &cfg, err, sizeof err) || batch < 1 || steps < 1 || warmup < 0 || !(crop_s > 0)) {
+        fprintf(stderr, "jepatok bench stage2: %s\n",
+                batch < 1 || steps < 1 || warmup < 0 || !(crop_s > 0) ? "counts and --crop-seconds must be positive"
+                                                                      : err);
+        return 2;
+    }
+    jc_error e = {0};
+    char opts[64];
+    snprintf(opts, sizeof opts, "threads=%lld", (long long)threads);
+    jc_backend *be = threads > 0 && (!backend || !strcmp(backend, "cpu")) ? jc_backend_open("cpu", opts, &e)
+                                                                          : jt_open_backend(backend, &e);
+    if (!be) {
+        fprintf(stderr, "jepatok bench stage2: %s\n", e.msg);
+        return 1;
+    }
+    jt_stage2 m;
+    if (jt_stage2_model_create(&m, &cfg, be, 1, 0, adversarial, err, sizeof err)) {
+        fprintf(stderr, "jepatok bench stage2: %s\n", err);
+        jc_backend_free(be);
+        return 1;
+    }
+    /* the trainer's optimisers (src/train_stage2.c), without the lr warm-up */
+    jc_adamw_config gc = {cfg.lr, cfg.beta1, cfg.beta2, 1e-8f, cfg.weight_decay, 0, cfg.clip_norm};
+    jc_adamw_config dc = gc;
+    dc.lr = cfg.lr_disc;
+    jc_adamw *opt_gen = jc_adamw_new(m.gen, gc, &e);
+    jc_adamw *opt_disc = opt_gen && adversarial ? jc_adamw_new(m.disc, dc, &e) : NULL;
+    int64_t hop = jt_config_hop(&cfg), T = ((int64_t)(crop_s * cfg.sample_rate) + hop - 1) / hop * hop;
+    jt_gen_step gs = {0};
+    jt_disc_step ds = {0};
+    int status = 1;
+    float *wave = NULL, *ones = NULL;
+    int64_t *len = NULL;
+    double *times = NULL;
+    if (!opt_gen || (adversarial && !opt_disc)) {
+        fprintf(stderr, "jepatok bench stage2: %s\n", e.msg);
+        goto out;
+    }
+    if (jt_gen_step_build(&gs, &m, opt_gen, NULL, batch, T, adversarial, err, sizeof err) ||
+        (adversarial && jt_disc_step_build(&ds, &m, opt_disc, batch, T, err, sizeof err))) {
+        fprintf(stderr, "jepatok bench stage2: %s\n", err);
+        goto out;
+    }
+    wave = malloc((size_t)(batch * T) * sizeof *wave);
+    ones = malloc((size_t)(batch * T) * sizeof *ones);
+    len = malloc((size_t)batch * sizeof *len);
+    times = malloc((size_t)steps * sizeof *times);
+    if (!wave || !ones || !len || !times) {
+        fprintf(stderr, "jepatok bench stage2: out of memory\n");
+        goto out;
+    }
+    jc_rng r;
+    jc_rng_seed(&r, 7);
+    for (int64_t i = 0; i < batch * T; i++) {
+        wave[i] = 0.1f * (float)jc_rng_normal(&r);
+        ones[i] = 1.0f;
+    }
+    for (int64_t b = 0; b < batch; b++)
+        len[b] = T;
+    jc_status st = jc_tensor_set(gs.wave, wave, &e);
+    if (!st)
+        st = jc_tensor_set(gs.smask, ones, &e);
+    if (!st)
+        st = jt_masks_set(&gs.mk, &cfg, len, &e);
+    if (!st && adversarial)
+        st = jc_tensor_set(ds.real, wave, &e);
+    float loss_g = 0, loss_d = 0;
+    for (int64_t k = 0; !st && k < warmup + steps; k++) {
+        double t0 = jt_now();
+        st = jc_adamw_begin_step(opt_gen, &e);
+        if (!st)
+            st = jc_graph_compute(gs.g, &e);
+        if (!st && adversarial) {
+            st = jc_tensor_copy(ds.fake, gs.fake, &e);
+            if (!st)
+                st = jc_adamw_begin_step(opt_disc, &e);
+            if (!st)
+                st = jc_graph_compute(ds.g, &e);
+            if (!st)
+                st = jc_tensor_get(ds.loss, &loss_d, &e);
+        }
+        if (!st)
+            st = jc_tensor_get(gs.loss, &loss_g, &e); /* waits for the device */
+        if (k >= warmup)
+            times[k - warmup] = jt_now() - t0;
+    }
+    if (st) {
+        fprintf(stderr, "jepatok bench stage2: %s\n", e.msg);
+        goto out;
+    }
+    qsort(times, (size_t)steps, sizeof *times, cmp_double);
+    jc_graph_stats gst, dst = {0};
+    jc_graph_get_stats(gs.g, &gst);
+    if (adversarial)
+        jc_graph_get_stats(ds.g, &dst);
+    size_t params = (size_t)(jc_store_nelem(m.enc, 0) + jc_store_nelem(m.gen, 0) +
+                             (m.disc ? jc_store_nelem(m.disc, 0) : 0)) * 4;
+    size_t optim = (size_t)(jc_store_nelem(jc_adamw_state(opt_gen), 0) +
+                            (opt_disc ? jc_store_nelem(jc_adamw_state(opt_disc), 0) : 0)) * 4;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    jc_device_info info;
+    jc_backend_device_info(be, &info);
+    printf("{\"config\": \"%s\", \"batch\": %lld, \"crop_seconds\": %.2f, \"adversarial\": %s, \"backend\": \"%s\", "
+           "\"device\": \"%s\", \"threads\": %d, \"seconds_per_step\": %.4f, \"planned_activation_mib\": %.1f, "
+           "\"planned_disc_activation_mib\": %.1f, \"params_mib\": %.1f, \"optimiser_mib\": %.1f, "
+           "\"peak_rss_mib\": %.1f, \"loss_g\": %.6g, \"loss_d\": %.6g}\n",
+           cfg.name, (long long)batch, (double)T / cfg.sample_rate, adversarial ? "true" : "false",
+           jc_backend_name(be), info.name, info.compute_units, times[steps / 2],
+           (double)gst.planned_bytes / 1048576.0, (double)dst.planned_bytes / 1048576.0,
+           (double)params / 1048576.0, (double)optim / 1048576.0, (double)ru.ru_maxrss / 1024.0, loss_g, loss_d);
+    status = 0;
+out:
+    free(wave);
+    free(ones);
+    free(len);
+    free(times);
+    jt_gen_step_free(&gs);
+    jt_disc_step_free(&ds);
+    jc_adamw_free(opt_gen);
+    jc_adamw_free(opt_disc);
+    jt_stage2_model_free(&m);
+    jc_backend_free(be);
+    return status;
+}
