@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "train.h"
+#include "train_util.h"
 
 jc_backend *jt_open_backend(const char *name, jc_error *err)
 {
@@ -17,6 +18,19 @@ jc_backend *jt_open_backend(const char *name, jc_error *err)
         jc_backend_device_info(be, &info);
         fprintf(stderr, "backend auto: picked %s (%s)\n", jc_backend_name(be), info.name);
     }
+    return be;
+}
+
+jc_backend *jt_train_begin(const jt_train_opts *o, const char *cmd)
+{
+    if (jt_mkdirs(o->out)) {
+        fprintf(stderr, "%s: cannot create %s\n", cmd, o->out);
+        return NULL;
+    }
+    jc_error e = {0};
+    jc_backend *be = jt_open_backend(o->backend, &e);
+    if (!be)
+        fprintf(stderr, "%s: %s\n", cmd, e.msg);
     return be;
 }
 

@@ -26,5 +26,8 @@ int jt_train_stage2(const jt_train_opts *o);
 /* Open --backend NAME (or $JEPATOK_BACKEND, else cpu); "auto" says on
  * stderr what it picked. */
 jc_backend *jt_open_backend(const char *name, jc_error *err);
+/* Create the run directory o->out and open the backend; NULL after
+ * printing why (prefixed with cmd). */
+jc_backend *jt_train_begin(const jt_train_opts *o, const char *cmd);
 
 #endif

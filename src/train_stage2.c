@@ -160,18 +160,12 @@ int jt_train_stage2(const jt_train_opts *o)
     }
     if (o->lr > 0)
         cfg.lr = o->lr;
-    if (jt_mkdirs(o->out)) {
-        fprintf(stderr, "jepatok train stage2: cannot create %s\n", o->out);
+    jc_backend *be = jt_train_begin(o, "jepatok train stage2");
+    if (!be) {
         jc_metadata_free(&md);
         return 1;
     }
     jc_error e = {0};
-    jc_backend *be = jt_open_backend(o->backend, &e);
-    if (!be) {
-        fprintf(stderr, "jepatok train stage2: %s\n", e.msg);
-        jc_metadata_free(&md);
-        return 1;
-    }
     int status = 1;
     run r = {.o = o, .stage1 = o->resume ? NULL : o->encoder};
     jt_data *data = NULL;
