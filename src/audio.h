@@ -76,4 +76,52 @@ int jt_audio_resample(const float *in, size_t n, int in_rate, int out_rate, floa
 int jt_audio_write(const char *path, const float *x, size_t n, int rate, jt_audio_format fmt,
                    char *err, size_t errlen);
 
+/* ------------------------------------------------------------ streaming
+ * The same operations in pieces, so that a file of any length needs memory
+ * for one block only.  jt_audio_load, jt_audio_resample and jt_audio_write
+ * are built from these, so the two ways give the same samples. */
+
+/* Incremental rate conversion (libsoxr, HQ, as jt_audio_resample).  Feed
+ * blocks with push, then call it once more with last = 1 (in may be NULL):
+ * the total output is then exactly round(total_in * out_rate / in_rate)
+ * samples, the same as jt_audio_resample of the concatenated input.  Each
+ * output block goes to emit (which returns 0, or nonzero to stop with the
+ * message it wrote into err). */
+typedef struct jt_audio_resampler jt_audio_resampler;
+typedef int (*jt_audio_emit_fn)(void *user, const float *y, size_t n, char *err, size_t errlen);
+int jt_audio_resampler_open(jt_audio_resampler **r, int in_rate, int out_rate, char *err, size_t errlen);
+int jt_audio_resampler_push(jt_audio_resampler *r, const float *in, size_t n, int last, jt_audio_emit_fn emit,
+                            void *user, char *err, size_t errlen);
+void jt_audio_resampler_close(jt_audio_resampler *r);
+
+/* A file read block by block: downmixed to mono, resampled to target_rate,
+ * checked for NaN/Inf, with the errors and messages of jt_audio_load
+ * (messages start with the path). */
+typedef struct jt_audio_reader jt_audio_reader;
+int jt_audio_reader_open(jt_audio_reader **r, const char *path, int target_rate, char *err, size_t errlen);
+/* Up to max samples into buf: the count, 0 at the end, or a negative
+ * jt_audio_status with a message in err. */
+long long jt_audio_reader_read(jt_audio_reader *r, float *buf, size_t max, char *err, size_t errlen);
+int jt_audio_reader_orig_rate(const jt_audio_reader *r);
+int jt_audio_reader_orig_channels(const jt_audio_reader *r);
+/* Frames decoded from the file so far (all of them once read returned 0);
+ * the number frames() the file header promises, -1 when unknown. */
+size_t jt_audio_reader_orig_frames(const jt_audio_reader *r);
+long long jt_audio_reader_expected_frames(const jt_audio_reader *r);
+/* Samples at target_rate handed out so far. */
+size_t jt_audio_reader_frames(const jt_audio_reader *r);
+void jt_audio_reader_close(jt_audio_reader *r);
+
+/* A WAV file written block by block into a temporary file next to path:
+ * commit renames it over path (atomic), abort removes it.  Exactly one of
+ * them must be called after a successful open; both free w. */
+typedef struct jt_audio_writer jt_audio_writer;
+int jt_audio_writer_open(jt_audio_writer **w, const char *path, int rate, jt_audio_format fmt, char *err,
+                         size_t errlen);
+/* Non-finite samples are refused (JT_AUDIO_ENONFINITE, frame counted from
+ * the start of the file) before any of the block is written. */
+int jt_audio_writer_write(jt_audio_writer *w, const float *x, size_t n, char *err, size_t errlen);
+int jt_audio_writer_commit(jt_audio_writer *w, char *err, size_t errlen);
+void jt_audio_writer_abort(jt_audio_writer *w);
+
 #endif

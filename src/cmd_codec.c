@@ -123,20 +123,40 @@ typedef struct {
     int64_t frames;
 } totals;
 
+static long long pull_reader(void *user, float *buf, size_t max, char *err, size_t errlen)
+{
+    return jt_audio_reader_read(user, buf, max, err, errlen);
+}
+
+/* Encode a file as it is read: memory for one window of samples, whatever
+ * the length of the file. */
+static int encode_stream(jt_codec *c, const char *in, jt_audio_reader **rd, uint16_t **tok, int64_t *frames,
+                         double *seconds, char *err, size_t errlen)
+{
+    if (jt_audio_reader_open(rd, in, c->model->cfg.sample_rate, err, errlen))
+        return -1;
+    int64_t n = 0;
+    double t0 = jt_now();
+    int r = jt_codec_encode_stream(c, pull_reader, *rd, tok, frames, &n, err, errlen);
+    *seconds = jt_now() - t0;
+    return r;
+}
+
 static int encode_file(const opts *o, jt_codec *c, const char *in, totals *tot, char *err, size_t errlen)
 {
     const jt_model *m = c->model;
-    jt_audio a = {0};
-    if (jt_audio_load(in, m->cfg.sample_rate, &a, err, errlen))
-        return -1;
+    jt_audio_reader *rd = NULL;
     uint16_t *tok = NULL;
     int64_t frames = 0;
-    double t0 = jt_now();
-    int r = jt_codec_encode(c, a.samples, (int64_t)a.frames, &tok, &frames, err, errlen);
-    tot->seconds_compute += jt_now() - t0;
+    double secs = 0;
+    int r = encode_stream(c, in, &rd, &tok, &frames, &secs, err, errlen);
+    tot->seconds_compute += secs;
     if (r == 0) {
-        jt_tokens t = {.sample_rate = (uint32_t)a.orig_rate, .samples = a.orig_frames, .frames = (uint64_t)frames,
-                       .per_frame = (uint16_t)m->fsq.n_groups, .tokens = tok};
+        jt_tokens t = {.sample_rate = (uint32_t)jt_audio_reader_orig_rate(rd),
+                       .samples = jt_audio_reader_orig_frames(rd),
+                       .frames = (uint64_t)frames,
+                       .per_frame = (uint16_t)m->fsq.n_groups,
+                       .tokens = tok};
         memcpy(t.model_id, m->id, sizeof t.model_id);
         for (int k = 0; k < m->fsq.n_groups; k++)
             t.radix[k] = (uint16_t)m->fsq.radix[k];
@@ -150,59 +170,89 @@ static int encode_file(const opts *o, jt_codec *c, const char *in, totals *tot, 
             r = jt_tokens_write_npy(path, &t, err, errlen);
         }
         tot->frames += frames;
-        tot->seconds_audio += (double)a.frames / m->cfg.sample_rate;
+        tot->seconds_audio += (double)jt_audio_reader_frames(rd) / m->cfg.sample_rate;
     }
     free(tok);
-    jt_audio_free(&a);
+    jt_audio_reader_close(rd);
     return r;
 }
 
-/* 24 kHz decoder output -> exactly `samples` samples at `rate`. */
-static int to_original(const float *pcm, int64_t n24, int rate24, int rate, int64_t samples, float **out, char *err,
-                       size_t errlen)
+/* Where decoded speech goes: 24 kHz decoder output -> (resampled to rate)
+ * -> cropped or padded to exactly `samples` -> the WAV writer, opened at
+ * the first sample so that errors found before (tokens) come first.  With
+ * keep, the output is also kept in memory (roundtrip's scores). */
+typedef struct {
+    const char *path;
+    int rate;
+    jt_audio_format fmt;
+    int64_t samples, written;
+    jt_audio_writer *w;
+    jt_audio_resampler *rs;
+    int keep;
+    float *y;
+} sink;
+
+static int sink_out(void *user, const float *x, size_t n, char *err, size_t errlen)
 {
-    float *res = NULL;
-    size_t nres = 0;
-    if (jt_audio_resample(pcm, (size_t)n24, rate24, rate, &res, &nres, err, errlen))
+    sink *s = user;
+    size_t take = (int64_t)n < s->samples - s->written ? n : (size_t)(s->samples - s->written);
+    if (!s->w && jt_audio_writer_open(&s->w, s->path, s->rate, s->fmt, err, errlen))
         return -1;
-    float *y = calloc((size_t)(samples > 0 ? samples : 1), sizeof *y);
-    if (!y) {
-        free(res);
-        snprintf(err, errlen, "out of memory");
+    if (take && jt_audio_writer_write(s->w, x, take, err, errlen))
         return -1;
-    }
-    memcpy(y, res, (size_t)((int64_t)nres < samples ? (int64_t)nres : samples) * sizeof *y);
-    free(res);
-    *out = y;
+    if (s->keep && take)
+        memcpy(s->y + s->written, x, take * sizeof *x);
+    s->written += (int64_t)take;
     return 0;
 }
 
-/* Decode tokens of a clip recorded at rate with `samples` samples. */
-static int decode_tokens(jt_codec *c, const uint16_t *tok, int64_t frames, int rate, int64_t samples, float **out,
-                         totals *tot, char *err, size_t errlen)
+static int sink_push(void *user, const float *pcm, size_t n, char *err, size_t errlen)
+{
+    sink *s = user;
+    if (s->rs)
+        return jt_audio_resampler_push(s->rs, pcm, n, 0, sink_out, s, err, errlen) ? -1 : 0;
+    return sink_out(s, pcm, n, err, errlen);
+}
+
+/* Decode tokens of a clip recorded at rate with `samples` samples into
+ * path, chunk by chunk; the file appears complete or not at all. */
+static int decode_to_file(const opts *o, jt_codec *c, const uint16_t *tok, int64_t frames, int rate, int64_t samples,
+                          const char *path, int keep, float **kept, totals *tot, char *err, size_t errlen)
 {
     const jt_config *cfg = &c->model->cfg;
-    float *pcm = NULL;
-    double t0 = jt_now();
-    int r = jt_codec_decode(c, tok, frames, &pcm, err, errlen);
-    tot->seconds_compute += jt_now() - t0;
-    if (r)
+    sink s = {.path = path,
+              .rate = rate,
+              .fmt = o->float_out ? JT_AUDIO_FLOAT32 : JT_AUDIO_PCM16,
+              .samples = samples,
+              .keep = keep};
+    int r = 0;
+    if (keep && !(s.y = calloc((size_t)(samples > 0 ? samples : 1), sizeof *s.y))) {
+        snprintf(err, errlen, "out of memory");
         return -1;
-    int64_t n24 = frames * jt_config_hop(cfg);
-    if (rate == cfg->sample_rate) { /* the common case: crop, no resampling */
-        float *y = calloc((size_t)(samples > 0 ? samples : 1), sizeof *y);
-        if (y)
-            memcpy(y, pcm, (size_t)(samples < n24 ? samples : n24) * sizeof *y);
-        free(pcm);
-        if (!y) {
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-        *out = y;
-        return 0;
     }
-    r = to_original(pcm, n24, cfg->sample_rate, rate, samples, out, err, errlen);
-    free(pcm);
+    if (rate != cfg->sample_rate && jt_audio_resampler_open(&s.rs, cfg->sample_rate, rate, err, errlen))
+        r = -1;
+    double t0 = jt_now();
+    if (r == 0)
+        r = jt_codec_decode_stream(c, tok, frames, sink_push, &s, err, errlen);
+    tot->seconds_compute += jt_now() - t0;
+    if (r == 0 && s.rs && jt_audio_resampler_push(s.rs, NULL, 0, 1, sink_out, &s, err, errlen))
+        r = -1;
+    static const float zeros[1024];
+    while (r == 0 && s.written < samples) /* the decoder gave less than recorded */
+        r = sink_out(&s, zeros, (size_t)(samples - s.written < 1024 ? samples - s.written : 1024), err, errlen);
+    if (r == 0 && !s.w && jt_audio_writer_open(&s.w, path, rate, s.fmt, err, errlen))
+        r = -1;
+    if (r == 0) {
+        r = jt_audio_writer_commit(s.w, err, errlen) ? -1 : 0;
+    } else if (s.w) {
+        jt_audio_writer_abort(s.w);
+    }
+    jt_audio_resampler_close(s.rs);
+    if (r == 0 && keep)
+        *kept = s.y;
+    else
+        free(s.y);
     return r;
 }
 
@@ -238,64 +288,70 @@ static int decode_file(const opts *o, jt_codec *c, const char *in, totals *tot, 
     int r = check_tokens(o, c->model, &t, in, err, errlen);
     int rate = o->out_rate > 0 ? o->out_rate : (int)t.sample_rate;
     int64_t samples = (int64_t)llround((double)t.samples * rate / t.sample_rate);
-    float *y = NULL;
-    if (r == 0)
-        r = decode_tokens(c, t.tokens, (int64_t)t.frames, rate, samples, &y, tot, err, errlen);
     if (r == 0) {
         char path[4096];
         output_path(o, in, ".wav", path, sizeof path);
-        r = jt_audio_write(path, y, (size_t)samples, rate, o->float_out ? JT_AUDIO_FLOAT32 : JT_AUDIO_PCM16, err,
-                           errlen);
+        r = decode_to_file(o, c, t.tokens, (int64_t)t.frames, rate, samples, path, 0, NULL, tot, err, errlen);
+    }
+    if (r == 0) {
         tot->frames += (int64_t)t.frames;
         tot->seconds_audio += (double)t.samples / t.sample_rate;
     }
-    free(y);
     jt_tokens_free(&t);
     return r;
 }
 
+/* roundtrip scores STOI/ESTOI on inputs up to this long; longer ones would
+ * need the whole input and output in memory, so they are not scored. */
+#define SCORE_MAX_SECONDS 600.0
+
 static int roundtrip_file(const opts *o, jt_codec *c, const char *in, totals *tot, char *err, size_t errlen)
 {
     const jt_model *m = c->model;
-    jt_audio a = {0}, orig = {0};
-    if (jt_audio_load(in, m->cfg.sample_rate, &a, err, errlen))
-        return -1;
+    jt_audio_reader *rd = NULL;
+    jt_audio orig = {0};
     uint16_t *tok = NULL;
     int64_t frames = 0;
     float *y = NULL;
     totals one = {0};
-    double t0 = jt_now();
-    int r = jt_codec_encode(c, a.samples, (int64_t)a.frames, &tok, &frames, err, errlen);
-    one.seconds_compute = jt_now() - t0;
-    int rate = o->out_rate > 0 ? o->out_rate : a.orig_rate;
-    int64_t samples = (int64_t)llround((double)a.orig_frames * rate / a.orig_rate);
-    if (r == 0)
-        r = decode_tokens(c, tok, frames, rate, samples, &y, &one, err, errlen);
-    if (r == 0) {
-        char path[4096];
-        output_path(o, in, ".wav", path, sizeof path);
-        r = jt_audio_write(path, y, (size_t)samples, rate, o->float_out ? JT_AUDIO_FLOAT32 : JT_AUDIO_PCM16, err,
-                           errlen);
+    double enc_s = 0;
+    int r = encode_stream(c, in, &rd, &tok, &frames, &enc_s, err, errlen);
+    one.seconds_compute = enc_s;
+    if (r) {
+        jt_audio_reader_close(rd);
+        free(tok);
+        return -1;
     }
+    int orig_rate = jt_audio_reader_orig_rate(rd);
+    size_t orig_frames = jt_audio_reader_orig_frames(rd), n24 = jt_audio_reader_frames(rd);
+    jt_audio_reader_close(rd);
+    int rate = o->out_rate > 0 ? o->out_rate : orig_rate;
+    int64_t samples = (int64_t)llround((double)orig_frames * rate / orig_rate);
+    double dur = (double)orig_frames / orig_rate;
+    int score = !o->quiet && dur <= SCORE_MAX_SECONDS;
+    char path[4096];
+    output_path(o, in, ".wav", path, sizeof path);
+    r = decode_to_file(o, c, tok, frames, rate, samples, path, score, &y, &one, err, errlen);
     if (r == 0 && !o->quiet) {
-        double dur = (double)a.orig_frames / a.orig_rate, bits = jt_fsq_bits_per_frame(&m->fsq);
+        double bits = jt_fsq_bits_per_frame(&m->fsq);
         int64_t ntok = frames * m->fsq.n_groups;
         printf("%s: %.2f s, %lld frames, %lld tokens, %.1f tokens/s, %.0f bit/s, %.3f s, real-time factor %.4f",
                in, dur, (long long)frames, (long long)ntok, ntok / dur, frames * bits / dur, one.seconds_compute,
                one.seconds_compute / dur);
         /* the scores compare at the input's own rate */
-        if (jt_audio_load(in, rate, &orig, err, errlen) == 0) {
+        if (!score)
+            printf(", STOI/ESTOI not scored (longer than %.0f min)", SCORE_MAX_SECONDS / 60);
+        else if (jt_audio_load(in, rate, &orig, err, errlen) == 0) {
             size_t n = orig.frames < (size_t)samples ? orig.frames : (size_t)samples;
             printf(", STOI %.3f, ESTOI %.3f", jt_stoi(orig.samples, y, n, rate), jt_estoi(orig.samples, y, n, rate));
         }
         printf("\n");
     }
     tot->frames += frames;
-    tot->seconds_audio += (double)a.frames / m->cfg.sample_rate;
+    tot->seconds_audio += (double)n24 / m->cfg.sample_rate;
     tot->seconds_compute += one.seconds_compute;
     free(tok);
     free(y);
-    jt_audio_free(&a);
     jt_audio_free(&orig);
     return r;
 }

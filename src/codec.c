@@ -196,11 +196,174 @@ static void window(int64_t F, int64_t f0, int64_t C, int64_t ctx, int64_t *w0, i
     *w1 = whole ? F : (f0 + C + ctx < F ? f0 + C + ctx : F);
 }
 
-int jt_codec_encode_digits(jt_codec *c, const float *pcm, int64_t n, int **digits, int64_t *frames, char *err,
-                           size_t errlen)
+/* The sample window of a streaming encode: buf[0] is sample `base`. */
+typedef struct {
+    jt_codec_pull_fn pull;
+    void *user;
+    float *buf;
+    int64_t base, have, n; /* n: total samples, -1 until the end is seen */
+} sample_window;
+
+/* Pull until have >= target or the end. */
+static int fill(sample_window *s, int64_t target, char *err, size_t errlen)
+{
+    while (s->n < 0 && s->have < target) {
+        long long got = s->pull(s->user, s->buf + s->have, (size_t)(target - s->have), err, errlen);
+        if (got < 0)
+            return -1;
+        if (got == 0) {
+            s->n = s->base + s->have;
+            break;
+        }
+        for (long long i = 0; i < got; i++)
+            if (!isfinite(s->buf[s->have + i])) {
+                snprintf(err, errlen, "sample %lld is not a finite number", (long long)(s->base + s->have + i));
+                return -1;
+            }
+        s->have += got;
+    }
+    return 0;
+}
+
+/* Streaming encode; the frames go out as digits ([frames][D] int) or,
+ * with tokens set, packed ([frames][groups] uint16_t). */
+static int encode_core(jt_codec *c, jt_codec_pull_fn pull, void *user, int tokens, void **result, int64_t *frames,
+                       int64_t *samples, char *err, size_t errlen)
 {
     const jt_config *cfg = &c->model->cfg;
-    int64_t hop = jt_config_hop(cfg), D = cfg->code_dim;
+    const jt_fsq_layout *fl = &c->model->fsq;
+    int64_t hop = jt_config_hop(cfg), D = cfg->code_dim, G = fl->n_groups;
+    int64_t C = c->chunk_frames, X = c->enc_context, cap = (C + 2 * X) * hop;
+    size_t per = tokens ? (size_t)G * sizeof(uint16_t) : (size_t)D * sizeof(int);
+    sample_window sw = {.pull = pull, .user = user, .n = -1};
+    sw.buf = malloc((size_t)(cap + 1) * sizeof *sw.buf);
+    float *idx = malloc((size_t)((C + 2 * X) * D) * sizeof *idx);
+    int *dig = malloc((size_t)D * sizeof *dig);
+    unsigned char *out = NULL;
+    int64_t ocap = 0, F = -1, done = 0;
+    int r = -1;
+    jc_error e = {0};
+    if (!sw.buf || !idx || !dig)
+        goto oom;
+    /* one sample more than the largest window tells whether it is whole */
+    if (fill(&sw, cap + 1, err, errlen))
+        goto out;
+    if (sw.n == 0) {
+        snprintf(err, errlen, "empty audio: nothing to encode");
+        goto out;
+    }
+    int whole = 0;
+    if (sw.n >= 0) {
+        F = jt_frames_for(cfg, sw.n);
+        if (F <= C + 2 * X) {
+            C = F;
+            whole = 1;
+        }
+    }
+    for (int64_t f0 = 0;; f0 += C) {
+        if (sw.n >= 0 && f0 >= F)
+            break;
+        int64_t w0 = whole ? 0 : (f0 - X > 0 ? f0 - X : 0);
+        int64_t drop = w0 * hop - sw.base;
+        if (drop > 0) {
+            memmove(sw.buf, sw.buf + drop, (size_t)(sw.have - drop) * sizeof *sw.buf);
+            sw.have -= drop;
+            sw.base += drop;
+        }
+        if (fill(&sw, (f0 + C + X) * hop - sw.base, err, errlen))
+            goto out;
+        if (sw.n >= 0) {
+            F = jt_frames_for(cfg, sw.n);
+            if (f0 >= F)
+                break;
+        }
+        int64_t w1 = whole ? F : (sw.n < 0 || f0 + C + X < F ? f0 + C + X : F);
+        int64_t W = w1 - w0, len = sw.have < W * hop ? sw.have : W * hop;
+        int64_t f1 = sw.n < 0 || f0 + C < F ? f0 + C : F;
+        for (int64_t i = len; i < W * hop; i++)
+            sw.buf[i] = 0.0f;
+        jt_codec_graph *s = encoder_graph(c, W, err, errlen);
+        if (!s)
+            goto out;
+        if (jc_tensor_set(s->in, sw.buf, &e) || jt_masks_set(&s->mk, cfg, &len, &e) || jc_graph_compute(s->g, &e) ||
+            jc_tensor_get(s->out, idx, &e)) {
+            snprintf(err, errlen, "encoding: %s", e.msg);
+            goto out;
+        }
+        if (f1 > ocap) {
+            int64_t nc = ocap * 2 > f1 ? ocap * 2 : f1 + C;
+            unsigned char *t = realloc(out, (size_t)nc * per);
+            if (!t)
+                goto oom;
+            out = t;
+            ocap = nc;
+        }
+        for (int64_t f = f0; f < f1; f++) {
+            int *d = tokens ? dig : (int *)(void *)(out + (size_t)f * per);
+            for (int64_t k = 0; k < D; k++)
+                d[k] = (int)lrintf(idx[k * W + (f - w0)]);
+            if (tokens)
+                jt_fsq_pack(fl, dig, (uint16_t *)(void *)(out + (size_t)f * per));
+        }
+        done = f1;
+    }
+    *result = out;
+    *frames = done;
+    if (samples)
+        *samples = sw.n;
+    out = NULL;
+    r = 0;
+    goto out;
+oom:
+    snprintf(err, errlen, "out of memory");
+out:
+    free(out);
+    free(sw.buf);
+    free(idx);
+    free(dig);
+    return r;
+}
+
+int jt_codec_encode_stream(jt_codec *c, jt_codec_pull_fn pull, void *user, uint16_t **tokens, int64_t *frames,
+                           int64_t *samples, char *err, size_t errlen)
+{
+    void *t = NULL;
+    if (encode_core(c, pull, user, 1, &t, frames, samples, err, errlen))
+        return -1;
+    *tokens = t;
+    return 0;
+}
+
+int jt_codec_encode_digits_stream(jt_codec *c, jt_codec_pull_fn pull, void *user, int **digits, int64_t *frames,
+                                  int64_t *samples, char *err, size_t errlen)
+{
+    void *d = NULL;
+    if (encode_core(c, pull, user, 0, &d, frames, samples, err, errlen))
+        return -1;
+    *digits = d;
+    return 0;
+}
+
+/* A whole buffer as a pull source. */
+typedef struct {
+    const float *pcm;
+    int64_t n, pos;
+} mem_source;
+
+static long long pull_mem(void *user, float *buf, size_t max, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    mem_source *m = user;
+    int64_t k = m->n - m->pos < (int64_t)max ? m->n - m->pos : (int64_t)max;
+    memcpy(buf, m->pcm + m->pos, (size_t)k * sizeof *buf);
+    m->pos += k;
+    return k;
+}
+
+/* The whole-buffer checks come before any compute, as they always did. */
+static int check_pcm(const float *pcm, int64_t n, char *err, size_t errlen)
+{
     if (n < 1) {
         snprintf(err, errlen, "empty audio: nothing to encode");
         return -1;
@@ -210,96 +373,53 @@ int jt_codec_encode_digits(jt_codec *c, const float *pcm, int64_t n, int **digit
             snprintf(err, errlen, "sample %lld is not a finite number", (long long)i);
             return -1;
         }
-    int64_t F = jt_frames_for(cfg, n), C = c->chunk_frames, X = c->enc_context;
-    if (F <= C + 2 * X)
-        C = F;
-    int *out = malloc((size_t)(F * D) * sizeof *out);
-    float *wave = NULL, *idx = NULL;
-    int r = -1;
-    if (!out)
-        goto oom;
-    jc_error e = {0};
-    for (int64_t f0 = 0; f0 < F; f0 += C) {
-        int64_t w0, w1;
-        window(F, f0, C, X, &w0, &w1);
-        int64_t W = w1 - w0, s0 = w0 * hop, len = n - s0 < W * hop ? n - s0 : W * hop;
-        jt_codec_graph *s = encoder_graph(c, W, err, errlen);
-        if (!s)
-            goto out;
-        free(wave);
-        free(idx);
-        wave = calloc((size_t)(W * hop), sizeof *wave);
-        idx = malloc((size_t)(W * D) * sizeof *idx);
-        if (!wave || !idx)
-            goto oom;
-        memcpy(wave, pcm + s0, (size_t)len * sizeof *wave);
-        if (jc_tensor_set(s->in, wave, &e) || jt_masks_set(&s->mk, cfg, &len, &e) || jc_graph_compute(s->g, &e) ||
-            jc_tensor_get(s->out, idx, &e)) {
-            snprintf(err, errlen, "encoding: %s", e.msg);
-            goto out;
-        }
-        int64_t f1 = f0 + C < F ? f0 + C : F;
-        for (int64_t f = f0; f < f1; f++)
-            for (int64_t d = 0; d < D; d++)
-                out[f * D + d] = (int)lrintf(idx[d * W + (f - w0)]);
-    }
-    *digits = out;
-    *frames = F;
-    out = NULL;
-    r = 0;
-    goto out;
-oom:
-    snprintf(err, errlen, "out of memory");
-out:
-    free(out);
-    free(wave);
-    free(idx);
-    return r;
+    return 0;
+}
+
+int jt_codec_encode_digits(jt_codec *c, const float *pcm, int64_t n, int **digits, int64_t *frames, char *err,
+                           size_t errlen)
+{
+    if (check_pcm(pcm, n, err, errlen))
+        return -1;
+    mem_source m = {pcm, n, 0};
+    return jt_codec_encode_digits_stream(c, pull_mem, &m, digits, frames, NULL, err, errlen);
 }
 
 int jt_codec_encode(jt_codec *c, const float *pcm, int64_t n, uint16_t **tokens, int64_t *frames, char *err,
                     size_t errlen)
 {
-    int *digits = NULL;
-    if (jt_codec_encode_digits(c, pcm, n, &digits, frames, err, errlen))
+    if (check_pcm(pcm, n, err, errlen))
         return -1;
-    const jt_fsq_layout *f = &c->model->fsq;
-    uint16_t *t = malloc((size_t)(*frames * f->n_groups) * sizeof *t);
-    for (int64_t i = 0; t && i < *frames; i++)
-        jt_fsq_pack(f, digits + i * f->dims, t + i * f->n_groups);
-    free(digits);
-    if (!t) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    *tokens = t;
-    return 0;
+    mem_source m = {pcm, n, 0};
+    return jt_codec_encode_stream(c, pull_mem, &m, tokens, frames, NULL, err, errlen);
 }
 
-int jt_codec_decode(jt_codec *c, const uint16_t *tokens, int64_t frames, float **pcm, char *err, size_t errlen)
+int jt_codec_decode_stream(jt_codec *c, const uint16_t *tokens, int64_t frames, jt_codec_push_fn push, void *user,
+                           char *err, size_t errlen)
 {
     const jt_config *cfg = &c->model->cfg;
     const jt_fsq_layout *fl = &c->model->fsq;
-    int64_t hop = jt_config_hop(cfg), D = cfg->code_dim, F = frames;
+    int64_t hop = jt_config_hop(cfg), D = cfg->code_dim, F = frames, G = fl->n_groups;
     if (F < 1) {
         snprintf(err, errlen, "no frames to decode");
         return -1;
     }
-    int *digits = malloc((size_t)(F * D) * sizeof *digits);
-    float *out = malloc((size_t)(F * hop) * sizeof *out), *idx = NULL, *wave = NULL;
+    int64_t C = c->chunk_frames, X = c->dec_context;
+    if (F <= C + 2 * X)
+        C = F;
+    int64_t Wmax = F < C + 2 * X ? F : C + 2 * X;
+    int *dig = malloc((size_t)D * sizeof *dig);
+    float *idx = malloc((size_t)(Wmax * D) * sizeof *idx), *wave = malloc((size_t)(Wmax * hop) * sizeof *wave);
     int r = -1;
-    if (!digits || !out) {
+    if (!dig || !idx || !wave) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
     for (int64_t f = 0; f < F; f++)
-        if (jt_fsq_unpack(fl, tokens + f * fl->n_groups, digits + f * D)) {
+        if (jt_fsq_unpack(fl, tokens + f * G, dig)) {
             snprintf(err, errlen, "frame %lld: a token is out of its range", (long long)f);
             goto out;
         }
-    int64_t C = c->chunk_frames, X = c->dec_context;
-    if (F <= C + 2 * X)
-        C = F;
     jc_error e = {0};
     for (int64_t f0 = 0; f0 < F; f0 += C) {
         int64_t w0, w1;
@@ -308,30 +428,56 @@ int jt_codec_decode(jt_codec *c, const uint16_t *tokens, int64_t frames, float *
         jt_codec_graph *s = decoder_graph(c, W, err, errlen);
         if (!s)
             goto out;
-        free(idx);
-        free(wave);
-        idx = malloc((size_t)(W * D) * sizeof *idx);
-        wave = malloc((size_t)(W * hop) * sizeof *wave);
-        if (!idx || !wave) {
-            snprintf(err, errlen, "out of memory");
-            goto out;
+        for (int64_t f = 0; f < W; f++) {
+            jt_fsq_unpack(fl, tokens + (w0 + f) * G, dig);
+            for (int64_t d = 0; d < D; d++)
+                idx[d * W + f] = (float)dig[d];
         }
-        for (int64_t d = 0; d < D; d++)
-            for (int64_t f = 0; f < W; f++)
-                idx[d * W + f] = (float)digits[(w0 + f) * D + d];
         if (jc_tensor_set(s->in, idx, &e) || jc_graph_compute(s->g, &e) || jc_tensor_get(s->out, wave, &e)) {
             snprintf(err, errlen, "decoding: %s", e.msg);
             goto out;
         }
-        memcpy(out + f0 * hop, wave + (f0 - w0) * hop, (size_t)((f1 - f0) * hop) * sizeof *out);
+        if (push(user, wave + (f0 - w0) * hop, (size_t)((f1 - f0) * hop), err, errlen))
+            goto out;
     }
-    *pcm = out;
-    out = NULL;
     r = 0;
 out:
-    free(digits);
-    free(out);
+    free(dig);
     free(idx);
     free(wave);
     return r;
+}
+
+typedef struct {
+    float *y;
+    size_t n;
+} mem_sink;
+
+static int push_mem(void *user, const float *pcm, size_t n, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    mem_sink *m = user;
+    memcpy(m->y + m->n, pcm, n * sizeof *pcm);
+    m->n += n;
+    return 0;
+}
+
+int jt_codec_decode(jt_codec *c, const uint16_t *tokens, int64_t frames, float **pcm, char *err, size_t errlen)
+{
+    if (frames < 1) {
+        snprintf(err, errlen, "no frames to decode");
+        return -1;
+    }
+    mem_sink m = {malloc((size_t)(frames * jt_config_hop(&c->model->cfg)) * sizeof(float)), 0};
+    if (!m.y) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (jt_codec_decode_stream(c, tokens, frames, push_mem, &m, err, errlen)) {
+        free(m.y);
+        return -1;
+    }
+    *pcm = m.y;
+    return 0;
 }

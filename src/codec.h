@@ -15,7 +15,13 @@
  *     input, so no finite context is exact; enc_context frames on each side
  *     make chunk boundaries rare sources of different tokens (measured in
  *     the tests and BENCHMARKS.md).
- * Inputs up to chunk_frames + 2 * context frames are processed whole. */
+ * Inputs up to chunk_frames + 2 * context frames are processed whole.
+ *
+ * The streaming forms (jt_codec_encode_stream, jt_codec_decode_stream) hold
+ * one window of samples at a time (chunk_frames + 2 * context frames), so
+ * memory does not grow with the length of the audio; only the tokens (38
+ * bytes a frame for 19 tokens) are held whole.  The whole-buffer functions
+ * are wrappers over them: the two give bitwise the same results. */
 #ifndef JT_CODEC_H
 #define JT_CODEC_H
 
@@ -72,5 +78,21 @@ int jt_codec_encode_digits(jt_codec *c, const float *pcm, int64_t n, int **digit
 /* frames x tokens-per-frame tokens -> frames * 9600 samples at 24 kHz
  * (malloc'd).  Tokens out of range are an error. */
 int jt_codec_decode(jt_codec *c, const uint16_t *tokens, int64_t frames, float **pcm, char *err, size_t errlen);
+
+/* Streaming encode: pull hands out 24 kHz samples (up to max into buf; the
+ * count, 0 at the end, or < 0 with a message in err).  Same windows and
+ * results as jt_codec_encode; *samples receives the number of samples
+ * pulled.  0, or -1 with a message. */
+typedef long long (*jt_codec_pull_fn)(void *user, float *buf, size_t max, char *err, size_t errlen);
+int jt_codec_encode_stream(jt_codec *c, jt_codec_pull_fn pull, void *user, uint16_t **tokens, int64_t *frames,
+                           int64_t *samples, char *err, size_t errlen);
+int jt_codec_encode_digits_stream(jt_codec *c, jt_codec_pull_fn pull, void *user, int **digits, int64_t *frames,
+                                  int64_t *samples, char *err, size_t errlen);
+/* Streaming decode: the frames * 9600 samples of jt_codec_decode go to push
+ * in order, one chunk at a time (push returns 0, or nonzero to stop with a
+ * message in err).  All tokens are checked before the first push. */
+typedef int (*jt_codec_push_fn)(void *user, const float *pcm, size_t n, char *err, size_t errlen);
+int jt_codec_decode_stream(jt_codec *c, const uint16_t *tokens, int64_t frames, jt_codec_push_fn push, void *user,
+                           char *err, size_t errlen);
 
 #endif
