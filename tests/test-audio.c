@@ -1,5 +1,6 @@
 /* test-audio.c: src/audio.c: round trips, resampling, downmix, and the
- * errors a data pipeline meets (missing, non-audio, empty, NaN files). */
+ * errors a data pipeline meets (missing, non-audio, empty, NaN files), and
+ * the streaming reader, resampler and writer against the whole-file forms. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include <sndfile.h>
+#include <soxr.h>
 
 #include "audio.h"
 #include "tap.h"
@@ -65,6 +67,208 @@ static double rms(const float *x, size_t n)
     for (size_t i = 0; i < n; i++)
         s += (double)x[i] * x[i];
     return sqrt(s / (double)n);
+}
+
+/* The whole-buffer resampling of the version before streaming: one
+ * soxr_oneshot call, zero-padded to the rounded length.  The streaming
+ * pieces must reproduce it. */
+static float *oneshot_ref(const float *in, size_t n, int in_rate, int out_rate, size_t *m)
+{
+    *m = (size_t)floor((double)n * out_rate / in_rate + 0.5);
+    float *y = calloc(*m ? *m : 1, sizeof *y);
+    if (in_rate == out_rate) {
+        memcpy(y, in, n * sizeof *y);
+        return y;
+    }
+    soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
+    soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);
+    size_t idone = 0, odone = 0;
+    if (soxr_oneshot(in_rate, out_rate, 1, in, n, &idone, y, *m, &odone, &io, &q, NULL)) {
+        free(y);
+        return NULL;
+    }
+    return y;
+}
+
+static double max_abs_diff(const float *a, const float *b, size_t n)
+{
+    double d = 0;
+    for (size_t i = 0; i < n; i++)
+        d = fmax(d, fabs((double)a[i] - b[i]));
+    return d;
+}
+
+/* Block sizes that do not line up with anything. */
+static size_t odd_block(size_t k)
+{
+    static const size_t sizes[] = {1, 777, 4096, 13, 30011, 2, 8192, 511};
+    return sizes[k % (sizeof sizes / sizeof sizes[0])];
+}
+
+/* Speech-like test signal: a few harmonics under a syllable envelope. */
+static float speechy(size_t i, int rate, int ch)
+{
+    double t = (double)i / rate, env = 0.5 + 0.5 * sin(2 * M_PI * 3.7 * t);
+    double f0 = 120 + 30 * sin(2 * M_PI * 0.9 * t) + 40 * ch;
+    double v = 0;
+    for (int h = 1; h <= 6; h++)
+        v += sin(2 * M_PI * f0 * h * t + h) / h;
+    return (float)(0.25 * env * v);
+}
+
+typedef struct {
+    float *y;
+    size_t n;
+} collect;
+
+static int emit_collect(void *user, const float *y, size_t n, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    collect *c = user;
+    float *t = realloc(c->y, (c->n + n + 1) * sizeof *t);
+    if (!t)
+        return -1;
+    c->y = t;
+    memcpy(c->y + c->n, y, n * sizeof *y);
+    c->n += n;
+    return 0;
+}
+
+/* 5. The streaming reader, resampler and writer give the samples of the
+ * whole-file functions (and of the single soxr_oneshot call before them). */
+static void test_streaming(void)
+{
+    char err[512];
+    static const struct {
+        int rate, ch;
+        const char *name;
+    } in[] = {{16000, 1, "s16k.wav"}, {44100, 2, "s44k.wav"}, {24000, 1, "s24k.wav"}};
+    for (size_t k = 0; k < sizeof in / sizeof in[0]; k++) {
+        size_t n = (size_t)in[k].rate * 7 + 123; /* 7 s and a bit */
+        int ch = in[k].ch;
+        float *x = malloc(n * (size_t)ch * sizeof *x), *mono = malloc(n * sizeof *mono);
+        for (size_t i = 0; i < n; i++) {
+            double s = 0;
+            for (int c = 0; c < ch; c++) {
+                x[i * ch + c] = speechy(i, in[k].rate, c);
+                s += x[i * ch + c];
+            }
+            mono[i] = (float)(s / ch);
+        }
+        const char *path = tmpfile_path(in[k].name);
+        raw_write(path, x, n, ch, in[k].rate, SF_FORMAT_WAV | SF_FORMAT_FLOAT);
+        jt_audio whole = {0};
+        int rc = jt_audio_load(path, 24000, &whole, err, sizeof err);
+        jt_audio_reader *r = NULL;
+        int rc2 = jt_audio_reader_open(&r, path, 24000, err, sizeof err);
+        collect got = {0};
+        float *blk = malloc(30011 * sizeof *blk);
+        long long g = 0;
+        for (size_t b = 0; rc2 == 0 && (g = jt_audio_reader_read(r, blk, odd_block(b), err, sizeof err)) > 0; b++)
+            emit_collect(&got, blk, (size_t)g, NULL, 0);
+        int ok = rc == 0 && rc2 == 0 && g == 0 && got.n == whole.frames &&
+                 memcmp(got.y, whole.samples, got.n * sizeof *got.y) == 0;
+        tap_ok(ok, "streaming reader, %d Hz %d ch read in odd blocks = jt_audio_load (%zu samples, identical)",
+               in[k].rate, ch, got.n);
+        tap_ok(rc2 == 0 && jt_audio_reader_orig_rate(r) == in[k].rate && jt_audio_reader_orig_channels(r) == ch &&
+                   jt_audio_reader_orig_frames(r) == n && jt_audio_reader_frames(r) == got.n,
+               "streaming reader reports rate %d, %d channels, %zu frames", in[k].rate, ch, n);
+        size_t m = 0;
+        float *ref = oneshot_ref(mono, n, in[k].rate, 24000, &m);
+        double d = ref && m == got.n ? max_abs_diff(ref, got.y, m) : 1;
+        tap_ok(d <= 1e-6, "streaming reader, %d Hz: max difference to one soxr_oneshot call %.3g (<= 1e-6)",
+               in[k].rate, d);
+        free(ref);
+        jt_audio_reader_close(r);
+
+        /* the decode side: 24 kHz blocks back to the file's rate */
+        jt_audio_resampler *rs = NULL;
+        collect back = {0};
+        rc = jt_audio_resampler_open(&rs, 24000, in[k].rate, err, sizeof err);
+        for (size_t off = 0, b = 3; rc == 0 && off < whole.frames; b++) {
+            size_t take = odd_block(b) < whole.frames - off ? odd_block(b) : whole.frames - off;
+            rc = jt_audio_resampler_push(rs, whole.samples + off, take, 0, emit_collect, &back, err, sizeof err);
+            off += take;
+        }
+        rc = rc ? rc : jt_audio_resampler_push(rs, NULL, 0, 1, emit_collect, &back, err, sizeof err);
+        jt_audio_resampler_close(rs);
+        float *wy = NULL;
+        size_t wn = 0;
+        rc2 = jt_audio_resample(whole.samples, whole.frames, 24000, in[k].rate, &wy, &wn, err, sizeof err);
+        ref = oneshot_ref(whole.samples, whole.frames, 24000, in[k].rate, &m);
+        tap_ok(rc == 0 && rc2 == 0 && back.n == wn && wn == m &&
+                   memcmp(back.y, wy, wn * sizeof *wy) == 0 && ref && memcmp(ref, wy, wn * sizeof *wy) == 0,
+               "incremental resampler 24000 -> %d Hz in odd blocks = jt_audio_resample = soxr_oneshot (%zu samples)",
+               in[k].rate, back.n);
+        free(ref);
+        free(wy);
+        free(back.y);
+        free(got.y);
+        free(blk);
+        jt_audio_free(&whole);
+        free(x);
+        free(mono);
+    }
+
+    /* writer: blocks = one write; the old file stays until commit */
+    const size_t n = 50000;
+    float *x = malloc(n * sizeof *x);
+    for (size_t i = 0; i < n; i++)
+        x[i] = 1.3f * speechy(i, 24000, 0); /* some samples beyond 1: clipped */
+    for (int fmt = 0; fmt < 2; fmt++) {
+        const char *one = tmpfile_path("w-one.wav"), *blocks = tmpfile_path("w-blocks.wav");
+        int rc = jt_audio_write(one, x, n, 24000, (jt_audio_format)fmt, err, sizeof err);
+        float prev = 0.25f;
+        rc = rc ? rc : jt_audio_write(blocks, &prev, 1, 24000, JT_AUDIO_FLOAT32, err, sizeof err);
+        jt_audio_writer *w = NULL;
+        rc = rc ? rc : jt_audio_writer_open(&w, blocks, 24000, (jt_audio_format)fmt, err, sizeof err);
+        for (size_t off = 0, b = 0; rc == 0 && off < n; b++) {
+            size_t take = odd_block(b) < n - off ? odd_block(b) : n - off;
+            rc = jt_audio_writer_write(w, x + off, take, err, sizeof err);
+            off += take;
+        }
+        jt_audio a = {0}, c = {0};
+        int untouched = rc == 0 && jt_audio_load(blocks, 24000, &a, err, sizeof err) == 0 && a.frames == 1 &&
+                        a.samples[0] == prev;
+        jt_audio_free(&a);
+        rc = rc ? rc : jt_audio_writer_commit(w, err, sizeof err);
+        rc = rc ? rc : jt_audio_load(one, 24000, &a, err, sizeof err);
+        rc = rc ? rc : jt_audio_load(blocks, 24000, &c, err, sizeof err);
+        tap_ok(rc == 0 && untouched && a.frames == n && c.frames == n &&
+                   memcmp(a.samples, c.samples, n * sizeof *a.samples) == 0,
+               "%s writer in odd blocks = jt_audio_write; the old file stays until commit (%s)",
+               fmt ? "float" : "16-bit", rc ? err : "ok");
+        jt_audio_free(&a);
+        jt_audio_free(&c);
+    }
+    const char *ab = tmpfile_path("w-abort.wav");
+    jt_audio_writer *w = NULL;
+    int rc = jt_audio_writer_open(&w, ab, 24000, JT_AUDIO_PCM16, err, sizeof err);
+    rc = rc ? rc : jt_audio_writer_write(w, x, 1000, err, sizeof err);
+    float bad[3] = {0.0f, 0.0f, NAN};
+    int rc2 = rc ? rc : jt_audio_writer_write(w, bad, 3, err, sizeof err);
+    if (w)
+        jt_audio_writer_abort(w);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "ls %s | grep -q 'w-abort'", dir);
+    tap_ok(rc == 0 && rc2 == JT_AUDIO_ENONFINITE && strstr(err, "frame 1002") && system(cmd) != 0,
+           "writer refuses NaN with its position in the file, abort leaves nothing (%s)", err);
+    free(x);
+
+    /* the reader's errors are those of jt_audio_load */
+    float nanv[5] = {0.1f, 0.2f, NAN, 0.0f, INFINITY};
+    raw_write(tmpfile_path("nan2.wav"), nanv, 5, 1, 16000, SF_FORMAT_WAV | SF_FORMAT_FLOAT);
+    jt_audio_reader *r = NULL;
+    float buf[16];
+    rc = jt_audio_reader_open(&r, tmpfile_path("nan2.wav"), 24000, err, sizeof err);
+    long long g = rc ? rc : jt_audio_reader_read(r, buf, 16, err, sizeof err);
+    jt_audio_reader_close(r);
+    tap_ok(g == JT_AUDIO_ENONFINITE && strstr(err, "nan2.wav: non-finite sample (NaN or Inf) at frame 2"),
+           "streaming reader rejects NaN with the loader's message (%s)", err);
+    rc = jt_audio_reader_open(&r, tmpfile_path("missing.wav"), 24000, err, sizeof err);
+    tap_ok(rc == JT_AUDIO_EUNREADABLE && r == NULL && strstr(err, "unreadable"),
+           "streaming reader: missing file is unreadable (%s)", err);
 }
 
 int main(void)
@@ -227,6 +431,8 @@ int main(void)
     rc = jt_audio_resample(x, 0, 24000, 10000, &r, &rn, err, sizeof err);
     tap_ok(rc == 0 && rn == 0, "resample of nothing gives nothing");
     free(r);
+
+    test_streaming();
 
     free(x);
     free(s16);

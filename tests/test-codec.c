@@ -4,7 +4,8 @@
  * and its id (round trip, F16, corruption, a checkpoint is no model),
  * exact frame and sample counts, a batch equal to its clips alone, chunked
  * decoding equal to whole decoding, chunked encoding close to whole
- * encoding, and the decoder's output range. */
+ * encoding, streaming encoding and decoding identical to whole-buffer
+ * encoding and decoding, and the decoder's output range. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -593,6 +594,142 @@ static void test_chunked_encode(jt_codec *c)
     free(x);
 }
 
+/* A buffer handed out in pieces of odd sizes, as a file reader would. */
+typedef struct {
+    const float *x;
+    int64_t n, pos, calls;
+    int fail_at; /* > 0: the fail_at-th call fails */
+} piece_source;
+
+static long long pull_pieces(void *user, float *buf, size_t max, char *err, size_t errlen)
+{
+    static const int64_t sizes[] = {1, 9599, 777, 24000, 13, 50000, 2, 4096};
+    piece_source *p = user;
+    if (p->fail_at && ++p->calls == p->fail_at) {
+        snprintf(err, errlen, "source broke at call %d", p->fail_at);
+        return -1;
+    }
+    int64_t k = sizes[p->pos % 8];
+    k = k < (int64_t)max ? k : (int64_t)max;
+    k = k < p->n - p->pos ? k : p->n - p->pos;
+    memcpy(buf, p->x + p->pos, (size_t)k * sizeof *buf);
+    p->pos += k;
+    return k;
+}
+
+typedef struct {
+    float *y;
+    int64_t n, cap, pushes;
+    int fail_at;
+} piece_sink;
+
+static int push_pieces(void *user, const float *pcm, size_t n, char *err, size_t errlen)
+{
+    piece_sink *s = user;
+    if (s->fail_at && s->pushes + 1 == s->fail_at) {
+        snprintf(err, errlen, "sink full");
+        return -1;
+    }
+    s->pushes++;
+    if (s->n + (int64_t)n > s->cap)
+        return -1;
+    memcpy(s->y + s->n, pcm, n * sizeof *pcm);
+    s->n += (int64_t)n;
+    return 0;
+}
+
+/* Streaming encode and decode against the whole-buffer functions, around
+ * the lengths where the window logic changes: exact equality. */
+static void test_streaming(jt_codec *c)
+{
+    const jt_config *cfg = &c->model->cfg;
+    const int64_t hop = jt_config_hop(cfg);
+    int chunk = c->chunk_frames, ectx = c->enc_context, dctx = c->dec_context;
+    tap_diag("decoder context of the tiny model: %d frames", dctx);
+    c->chunk_frames = 3;
+    c->enc_context = 2;
+    c->dec_context = 2; /* exactness of the context itself: test_chunked_decode */
+    const int64_t whole_max = (3 + 2 * 2) * hop; /* longest input done in one window */
+    const int64_t lens[] = {1, hop, whole_max - 1, whole_max, whole_max + 1, 8 * hop, 20 * hop - 5, 20 * hop + 1};
+    char err[512] = "";
+    int enc_ok = 1, tok_ok = 1, dec_ok = 1, lens_ok = 1;
+    int64_t max_pushes = 0;
+    for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+        int64_t n = lens[k];
+        float *x = speechlike(n, 40 + k);
+        int *dw = NULL, *ds = NULL;
+        uint16_t *tw = NULL, *ts = NULL;
+        int64_t Fw = 0, Fs = 0, Ftw = 0, Fts = 0, ns = 0, nt = 0;
+        piece_source p1 = {.x = x, .n = n}, p2 = {.x = x, .n = n};
+        int ok = jt_codec_encode_digits(c, x, n, &dw, &Fw, err, sizeof err) == 0 &&
+                 jt_codec_encode_digits_stream(c, pull_pieces, &p1, &ds, &Fs, &ns, err, sizeof err) == 0;
+        ok = ok && Fw == Fs && Fw == jt_frames_for(cfg, n) && ns == n;
+        lens_ok &= ok;
+        if (ok && memcmp(dw, ds, (size_t)(Fw * cfg->code_dim) * sizeof *dw) != 0)
+            enc_ok = 0;
+        ok = ok && jt_codec_encode(c, x, n, &tw, &Ftw, err, sizeof err) == 0 &&
+             jt_codec_encode_stream(c, pull_pieces, &p2, &ts, &Fts, &nt, err, sizeof err) == 0 && Ftw == Fw &&
+             Fts == Fw && nt == n;
+        if (!ok || memcmp(tw, ts, (size_t)(Fw * c->model->fsq.n_groups) * sizeof *tw) != 0)
+            tok_ok = 0;
+        if (ok) {
+            float *yw = NULL;
+            piece_sink sk = {.cap = Fw * hop};
+            sk.y = malloc((size_t)sk.cap * sizeof *sk.y);
+            int dk = jt_codec_decode(c, tw, Fw, &yw, err, sizeof err) == 0 &&
+                     jt_codec_decode_stream(c, tw, Fw, push_pieces, &sk, err, sizeof err) == 0 &&
+                     sk.n == Fw * hop && memcmp(yw, sk.y, (size_t)sk.n * sizeof *yw) == 0;
+            dec_ok &= dk;
+            max_pushes = sk.pushes > max_pushes ? sk.pushes : max_pushes;
+            free(yw);
+            free(sk.y);
+        } else {
+            dec_ok = 0;
+        }
+        free(dw);
+        free(ds);
+        free(tw);
+        free(ts);
+        free(x);
+    }
+    tap_ok(lens_ok && enc_ok,
+           "streaming encode (odd pull sizes, chunks of 3 frames, context 2) = whole encode: digits identical for "
+           "%zu lengths from 1 sample to %lld frames%s%s",
+           sizeof lens / sizeof lens[0], (long long)(20 + 1), err[0] ? ": " : "", err);
+    tap_ok(tok_ok, "streaming encode = whole encode: tokens identical");
+    tap_ok(dec_ok && max_pushes >= 7,
+           "streaming decode (chunks of 3 frames, context 2) = whole decode: samples identical (up to %lld chunks "
+           "pushed)", (long long)max_pushes);
+
+    /* errors: the source's and the sink's messages come through */
+    int64_t n = 20 * hop;
+    float *x = speechlike(n, 77);
+    uint16_t *t = NULL;
+    int64_t F = 0, ns = 0;
+    piece_source bad = {.x = x, .n = n, .fail_at = 40};
+    int rc = jt_codec_encode_stream(c, pull_pieces, &bad, &t, &F, &ns, err, sizeof err);
+    tap_ok(rc == -1 && strstr(err, "source broke at call 40") && !t, "a failing source stops the encode (%s)", err);
+    x[15 * hop + 3] = NAN;
+    piece_source nanp = {.x = x, .n = n};
+    rc = jt_codec_encode_stream(c, pull_pieces, &nanp, &t, &F, &ns, err, sizeof err);
+    char want[64];
+    snprintf(want, sizeof want, "sample %lld is not a finite number", (long long)(15 * hop + 3));
+    tap_ok(rc == -1 && strcmp(err, want) == 0, "a NaN in the stream is reported at its position (%s)", err);
+    x[15 * hop + 3] = 0;
+    piece_source ok = {.x = x, .n = n};
+    rc = jt_codec_encode_stream(c, pull_pieces, &ok, &t, &F, &ns, err, sizeof err);
+    piece_sink sk = {.cap = F * hop, .fail_at = 2};
+    sk.y = malloc((size_t)(F * hop) * sizeof *sk.y);
+    rc = rc ? rc : jt_codec_decode_stream(c, t, F, push_pieces, &sk, err, sizeof err);
+    tap_ok(rc == -1 && strcmp(err, "sink full") == 0 && sk.pushes == 1, "a failing sink stops the decode (%s)", err);
+    free(sk.y);
+    free(t);
+    free(x);
+    c->chunk_frames = chunk;
+    c->enc_context = ectx;
+    c->dec_context = dctx;
+}
+
 int main(void)
 {
     be = tu_backend();
@@ -629,6 +766,7 @@ int main(void)
     test_batch(&c);
     test_chunked_decode(&c);
     test_chunked_encode(&c);
+    test_streaming(&c);
     tap_ok(output_ok && output_checked > 0, "every decoded sample is finite and within (-1, 1) (%lld samples)",
            (long long)output_checked);
     jt_codec_close(&c);
