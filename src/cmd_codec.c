@@ -367,7 +367,8 @@ static void usage(FILE *f, cmd_kind k)
         "  --float           write 32-bit float WAV (default 16-bit PCM)\n",
         "usage: jepatok roundtrip INPUT... -o OUT.wav [options]\n"
         "Encode and decode; prints duration, frames, tokens, tokens/s, bit/s, time,\n"
-        "real-time factor, and STOI/ESTOI of the output against the input.\n"
+        "real-time factor, and STOI/ESTOI of the output against the input (inputs up\n"
+        "to 10 minutes; longer ones are streamed and not scored).\n"
         "  --float           write 32-bit float WAV (default 16-bit PCM)\n"};
     fprintf(f, "%s", lines[k]);
     fprintf(f, "  -o PATH           output file; a directory when there are several inputs\n"
