@@ -80,8 +80,32 @@ static jc_backend *open_auto(const char *options, jc_error *err)
     return jc_cpu_backend_new(options, err);
 }
 
+/* Every option must be one some backend reads: a typo ("thread=2") is an
+ * error, not a silently ignored setting. */
+static int options_known(const char *options, jc_error *err)
+{
+    static const char *const keys[] = {"threads", "gemm", "device"};
+    for (const char *p = options; p && *p;) {
+        size_t len = strcspn(p, ","), klen = strcspn(p, "=,");
+        int ok = 0; /* "key=value" with a known key */
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+            ok |= klen < len && strlen(keys[k]) == klen && strncmp(p, keys[k], klen) == 0;
+        if (!ok) {
+            jc_error_set(err, JC_ERR_INVALID, "unknown backend option '%.*s' (threads=N, gemm=own|cblas, device=N)",
+                         (int)len, p);
+            return 0;
+        }
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return 1;
+}
+
 jc_backend *jc_backend_open(const char *name, const char *options, jc_error *err)
 {
+    if (!options_known(options, err))
+        return NULL;
     if (!name || strcmp(name, "cpu") == 0)
         return jc_cpu_backend_new(options, err);
     if (strcmp(name, "auto") == 0)

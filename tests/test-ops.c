@@ -984,6 +984,12 @@ static void test_errors(void)
     jc_graph_free(g);
     jc_backend *none = jc_backend_open("no-such-backend", NULL, &err);
     tap_ok(none == NULL && err.code == JC_ERR_UNSUPPORTED, "unknown backend is an error value (%s)", err.msg);
+    none = jc_backend_open("cpu", "threads=1,thread=2", &err);
+    tap_ok(none == NULL && err.code == JC_ERR_INVALID && strstr(err.msg, "thread=2"),
+           "an unknown backend option is an error naming it (%s)", err.msg);
+    jc_backend *one = jc_backend_open("cpu", "threads=1,gemm=own", &err);
+    tap_ok(one != NULL, "known options open (%s)", one ? "cpu" : err.msg);
+    jc_backend_free(one);
 }
 
 int main(void)
