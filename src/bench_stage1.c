@@ -6,63 +6,31 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "bench_step.h"
 #include "stage1.h"
 #include "train.h"
 #include "train_util.h"
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 int jt_bench_stage1(int argc, char **argv)
 {
-    const char *cfg_name = "small", *backend = NULL;
-    int64_t batch = 4, steps = 5, warmup = 2, threads = 0;
-    double crop_s = 4.0;
-    for (int i = 1; i < argc; i++) {
-        int has = i + 1 < argc;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: jepatok bench stage1 [--config NAME] [--batch N] [--crop-seconds S] [--steps N]\n"
-                   "                            [--warmup N] [--threads N] [--backend NAME]\n"
-                   "Seconds per stage-1 training step (forward, backward, clipping, AdamW, EMA) on\n"
-                   "random full-length clips, median of --steps after --warmup; one JSON line.\n");
-            return 0;
-        } else if (has && !strcmp(argv[i], "--config"))
-            cfg_name = argv[++i];
-        else if (has && !strcmp(argv[i], "--batch"))
-            batch = atoll(argv[++i]);
-        else if (has && !strcmp(argv[i], "--crop-seconds"))
-            crop_s = atof(argv[++i]);
-        else if (has && !strcmp(argv[i], "--steps"))
-            steps = atoll(argv[++i]);
-        else if (has && !strcmp(argv[i], "--warmup"))
-            warmup = atoll(argv[++i]);
-        else if (has && !strcmp(argv[i], "--threads"))
-            threads = atoll(argv[++i]);
-        else if (has && !strcmp(argv[i], "--backend"))
-            backend = argv[++i];
-        else if (strcmp(argv[i], "stage1") != 0) {
-            fprintf(stderr, "jepatok bench stage1: unknown argument '%s'\n", argv[i]);
-            return 2;
-        }
-    }
-    char err[512];
+    static const char *const cmd = "jepatok bench stage1";
+    jt_step_bench o = {.config = "small", .batch = 4, .steps = 5, .warmup = 2, .crop_seconds = 4.0};
     jt_config cfg;
-    if (jt_cli_config(cfg_name, &cfg, err, sizeof err) || batch < 1 || steps < 1) {
-        fprintf(stderr, "jepatok bench stage1: %s\n", batch < 1 || steps < 1 ? "counts must be positive" : err);
-        return 2;
-    }
-    jc_error e = {0};
-    char opts[64];
-    snprintf(opts, sizeof opts, "threads=%lld", (long long)threads);
-    jc_backend *be = threads > 0 && (!backend || !strcmp(backend, "cpu")) ? jc_backend_open("cpu", opts, &e)
-                                                                          : jt_open_backend(backend, &e);
-    if (!be) {
-        fprintf(stderr, "jepatok bench stage1: %s\n", e.msg);
+    int parsed = jt_step_bench_parse(argc, argv, cmd, 0, &o, &cfg);
+    if (parsed == 1)
+        printf("usage: jepatok bench stage1 [--config NAME] [--batch N] [--crop-seconds S] [--steps N]\n"
+               "                            [--warmup N] [--threads N] [--backend NAME]\n"
+               "Seconds per stage-1 training step (forward, backward, clipping, AdamW, EMA) on\n"
+               "random full-length clips, median of --steps after --warmup; one JSON line.\n");
+    if (parsed)
+        return parsed == 1 ? 0 : 2;
+    jc_backend *be = jt_step_bench_backend(&o, cmd);
+    if (!be)
         return 1;
-    }
+    int64_t batch = o.batch, steps = o.steps, warmup = o.warmup;
+    double crop_s = o.crop_seconds;
+    char err[512];
+    jc_error e = {0};
     jt_jepa j;
     if (jt_jepa_create(&j, &cfg, be, 1, 0, err, sizeof err)) {
         fprintf(stderr, "jepatok bench stage1: %s\n", err);
@@ -109,7 +77,7 @@ int jt_bench_stage1(int argc, char **argv)
         if (k >= warmup)
             times[k - warmup] = jt_now() - t0;
     }
-    qsort(times, (size_t)steps, sizeof *times, cmp_double);
+    double median = jt_median(times, steps);
     jc_graph_stats gs;
     jc_graph_get_stats(s.g, &gs);
     size_t params = (size_t)(jc_store_nelem(j.online, 0) + jc_store_nelem(j.target, 0)) * 4;
@@ -123,7 +91,7 @@ int jt_bench_stage1(int argc, char **argv)
            "\"naive_activation_mib\": %.1f, \"params_and_target_mib\": %.1f, \"optimiser_mib\": %.1f, "
            "\"peak_rss_mib\": %.1f}\n",
            cfg.name, (long long)batch, (double)T / cfg.sample_rate, jc_backend_name(be), info.name,
-           info.compute_units, times[steps / 2], (double)gs.planned_bytes / 1048576.0,
+           info.compute_units, median, (double)gs.planned_bytes / 1048576.0,
            (double)gs.naive_bytes / 1048576.0, (double)params / 1048576.0, (double)optim / 1048576.0,
            (double)ru.ru_maxrss / 1024.0);
     free(times);

@@ -9,15 +9,10 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "bench_step.h"
 #include "stage2.h"
 #include "train.h"
 #include "train_util.h"
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static void usage(FILE *f)
 {
@@ -31,54 +26,22 @@ static void usage(FILE *f)
 
 int jt_bench_stage2(int argc, char **argv)
 {
-    const char *cfg_name = "small", *backend = NULL;
-    int64_t batch = 4, steps = 3, warmup = 1, threads = 0;
-    int adversarial = 0;
-    double crop_s = 0.8;
-    for (int i = 1; i < argc; i++) {
-        int has = i + 1 < argc;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (has && !strcmp(argv[i], "--config"))
-            cfg_name = argv[++i];
-        else if (has && !strcmp(argv[i], "--batch"))
-            batch = atoll(argv[++i]);
-        else if (has && !strcmp(argv[i], "--crop-seconds"))
-            crop_s = atof(argv[++i]);
-        else if (has && !strcmp(argv[i], "--steps"))
-            steps = atoll(argv[++i]);
-        else if (has && !strcmp(argv[i], "--warmup"))
-            warmup = atoll(argv[++i]);
-        else if (has && !strcmp(argv[i], "--threads"))
-            threads = atoll(argv[++i]);
-        else if (has && !strcmp(argv[i], "--backend"))
-            backend = argv[++i];
-        else if (!strcmp(argv[i], "--adversarial"))
-            adversarial = 1;
-        else if (strcmp(argv[i], "stage2") != 0) {
-            fprintf(stderr, "jepatok bench stage2: unknown argument '%s'\n", argv[i]);
-            usage(stderr);
-            return 2;
-        }
-    }
-    char err[512];
+    static const char *const cmd = "jepatok bench stage2";
+    jt_step_bench o = {.config = "small", .batch = 4, .steps = 3, .warmup = 1, .crop_seconds = 0.8};
     jt_config cfg;
-    if (jt_cli_config(cfg_name, &cfg, err, sizeof err) || batch < 1 || steps < 1 || warmup < 0 || !(crop_s > 0)) {
-        fprintf(stderr, "jepatok bench stage2: %s\n",
-                batch < 1 || steps < 1 || warmup < 0 || !(crop_s > 0) ? "counts and --crop-seconds must be positive"
-                                                                      : err);
-        return 2;
-    }
-    jc_error e = {0};
-    char opts[64];
-    snprintf(opts, sizeof opts, "threads=%lld", (long long)threads);
-    jc_backend *be = threads > 0 && (!backend || !strcmp(backend, "cpu")) ? jc_backend_open("cpu", opts, &e)
-                                                                          : jt_open_backend(backend, &e);
-    if (!be) {
-        fprintf(stderr, "jepatok bench stage2: %s\n", e.msg);
+    int parsed = jt_step_bench_parse(argc, argv, cmd, 1, &o, &cfg);
+    if (parsed)
+        usage(parsed == 1 ? stdout : stderr);
+    if (parsed)
+        return parsed == 1 ? 0 : 2;
+    jc_backend *be = jt_step_bench_backend(&o, cmd);
+    if (!be)
         return 1;
-    }
+    int64_t batch = o.batch, steps = o.steps, warmup = o.warmup;
+    int adversarial = o.adversarial;
+    double crop_s = o.crop_seconds;
+    char err[512];
+    jc_error e = {0};
     jt_stage2 m;
     if (jt_stage2_model_create(&m, &cfg, be, 1, 0, adversarial, err, sizeof err)) {
         fprintf(stderr, "jepatok bench stage2: %s\n", err);
@@ -154,7 +117,7 @@ int jt_bench_stage2(int argc, char **argv)
         fprintf(stderr, "jepatok bench stage2: %s\n", e.msg);
         goto out;
     }
-    qsort(times, (size_t)steps, sizeof *times, cmp_double);
+    double median = jt_median(times, steps);
     jc_graph_stats gst, dst = {0};
     jc_graph_get_stats(gs.g, &gst);
     if (adversarial)
@@ -172,7 +135,7 @@ int jt_bench_stage2(int argc, char **argv)
            "\"planned_disc_activation_mib\": %.1f, \"params_mib\": %.1f, \"optimiser_mib\": %.1f, "
            "\"peak_rss_mib\": %.1f, \"loss_g\": %.6g, \"loss_d\": %.6g}\n",
            cfg.name, (long long)batch, (double)T / cfg.sample_rate, adversarial ? "true" : "false",
-           jc_backend_name(be), info.name, info.compute_units, times[steps / 2],
+           jc_backend_name(be), info.name, info.compute_units, median,
            (double)gst.planned_bytes / 1048576.0, (double)dst.planned_bytes / 1048576.0,
            (double)params / 1048576.0, (double)optim / 1048576.0, (double)ru.ru_maxrss / 1024.0, loss_g, loss_d);
     status = 0;
