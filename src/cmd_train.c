@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data.h"
 #include "train.h"
 #include "train_util.h"
 
@@ -32,6 +33,14 @@ jc_backend *jt_train_begin(const jt_train_opts *o, const char *cmd)
     if (!be)
         fprintf(stderr, "%s: %s\n", cmd, e.msg);
     return be;
+}
+
+void jt_train_report_skipped(const jt_data *data)
+{
+    char skipped[1024];
+    int n_skip = jt_data_skipped(data, skipped, sizeof skipped);
+    if (n_skip)
+        fprintf(stderr, "skipped %d unusable file(s): %s\n", n_skip, skipped);
 }
 
 static void usage(FILE *f)

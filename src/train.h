@@ -29,5 +29,8 @@ jc_backend *jt_open_backend(const char *name, jc_error *err);
 /* Create the run directory o->out and open the backend; NULL after
  * printing why (prefixed with cmd). */
 jc_backend *jt_train_begin(const jt_train_opts *o, const char *cmd);
+/* At the end of a run: the files the data pipeline skipped, and why. */
+struct jt_data;
+void jt_train_report_skipped(const struct jt_data *data);
 
 #endif

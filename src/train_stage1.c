@@ -223,10 +223,7 @@ int jt_train_stage1(const jt_train_opts *o)
         }
     }
     jt_progress_end(&prog);
-    char skipped[1024];
-    int n_skip = jt_data_skipped(data, skipped, sizeof skipped);
-    if (n_skip)
-        fprintf(stderr, "skipped %d unusable file(s): %s\n", n_skip, skipped);
+    jt_train_report_skipped(data);
     fprintf(stderr, "done: %lld steps; checkpoint %s/checkpoint.safetensors\n", (long long)step, o->out);
     status = 0;
 out:

@@ -306,10 +306,7 @@ int jt_train_stage2(const jt_train_opts *o)
         }
     }
     jt_progress_end(&prog);
-    char skipped[1024];
-    int n_skip = jt_data_skipped(data, skipped, sizeof skipped);
-    if (n_skip)
-        fprintf(stderr, "skipped %d unusable file(s): %s\n", n_skip, skipped);
+    jt_train_report_skipped(data);
     fprintf(stderr, "done: %lld steps; tokenizer %s/model.safetensors\n", (long long)step, o->out);
     status = 0;
 out:
