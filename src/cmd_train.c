@@ -65,7 +65,7 @@ static void usage(FILE *f)
             "  --checkpoint-every N checkpoint and loss picture every N steps (default 200)\n"
             "  --resume             continue the run in DIR from its checkpoint, exactly\n"
             "\n"
-            "usage: jepatok train stage2 --encoder STAGE1 --data PATH --out DIR [options]\n"
+            "usage: jepatok train stage2 --encoder STAGE1|--init MODEL --data PATH --out DIR [options]\n"
             "\n"
             "Stage 2: FSQ on the frozen stage-1 encoder and a HiFi-GAN decoder with\n"
             "multi-period and multi-scale discriminators (from the configuration's\n"
@@ -74,6 +74,9 @@ static void usage(FILE *f)
             "  --encoder PATH       stage-1 run directory or checkpoint (strict load)\n"
             "  --finetune-encoder S train the encoder too, at S times the learning rate\n"
             "                       (default 0: frozen)\n"
+            "  --init MODEL         start the encoder and the decoder from a model file\n"
+            "                       (e.g. the shipped one, to train it further; strict\n"
+            "                       load; replaces --encoder)\n"
             "  DIR receives checkpoint.safetensors, model.safetensors (the tokenizer that\n"
             "  encode and decode load), metrics.jsonl, loss.svg and spectrogram.png (an\n"
             "  input above its reconstruction, at every checkpoint).\n");
@@ -124,6 +127,8 @@ int jt_cmd_train(int argc, char **argv)
             o.checkpoint_every = atoll(argv[++i]);
         } else if (stage2 && has && !strcmp(a, "--encoder")) {
             o.encoder = argv[++i];
+        } else if (stage2 && has && !strcmp(a, "--init")) {
+            o.init = argv[++i];
         } else if (stage2 && has && !strcmp(a, "--finetune-encoder")) {
             o.finetune_encoder = atof(argv[++i]);
         } else {

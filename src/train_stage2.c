@@ -154,8 +154,9 @@ int jt_train_stage2(const jt_train_opts *o)
         jc_metadata_free(&md);
         return 1;
     }
-    if (!o->resume && !o->encoder) {
-        fprintf(stderr, "jepatok train stage2: --encoder STAGE1_DIR_OR_FILE is required\n");
+    if (!o->resume && !o->encoder == !o->init) {
+        fprintf(stderr, "jepatok train stage2: one of --encoder STAGE1_DIR_OR_FILE and --init MODEL is required\n");
+        jc_metadata_free(&md);
         return 2;
     }
     if (o->lr > 0)
@@ -167,7 +168,7 @@ int jt_train_stage2(const jt_train_opts *o)
     }
     jc_error e = {0};
     int status = 1;
-    run r = {.o = o, .stage1 = o->resume ? NULL : o->encoder};
+    run r = {.o = o, .stage1 = o->resume ? NULL : o->init ? o->init : o->encoder};
     jt_data *data = NULL;
     jt_gen_step gs = {0};
     jt_disc_step ds = {0};
@@ -198,6 +199,12 @@ int jt_train_stage2(const jt_train_opts *o)
         if (r.opt_enc)
             jc_adamw_set_step(r.opt_enc, step);
         fprintf(stderr, "resuming %s at step %lld\n", o->out, (long long)step);
+    } else if (o->init) { /* a model file holds exactly the encoder and the decoder */
+        jc_store *stores[] = {r.m.enc, r.m.gen, NULL};
+        if (jc_safetensors_load(o->init, stores, NULL, &e)) {
+            snprintf(err, sizeof err, "starting from %s: %s", o->init, e.msg);
+            goto out;
+        }
     } else {
         char path[4096];
         encoder_file(o->encoder, path, sizeof path);

@@ -143,6 +143,19 @@ reason=$(grep "jepatok train stage2" "$tmp/err" | head -n 1)
 [ $rc -ne 0 ] && echo "$reason" | grep -q "tensor 'enc\."
 ok $? "stage 2 --config small with a tiny stage-1 encoder fails naming a tensor: $reason"
 
+# --init continues a model: at a vanishing learning rate its first steps
+# score as the trained model does, far below a fresh decoder's first steps.
+$JEPATOK train stage2 --config "$tmp/tiny.json" --init "$model" --data "$tmp/one" --out "$tmp/cont" \
+  --steps 3 --batch 1 --crop-seconds 0.8 --lr 1e-12 --log-every 1 2> /dev/null
+ok $? "train stage2 --init from the trained tiny model, 3 steps"
+cont=$(head -n 3 "$tmp/cont/metrics.jsonl" | mean_of stft)
+awk -v c="$cont" -v a="$first" -v b="$last" 'BEGIN { exit !(c < (a + b) / 2) }'
+ok $? "--init starts from the trained weights: stft $cont, fresh $first, trained $last"
+$JEPATOK train stage2 --config "$tmp/tiny.json" --init "$model" --encoder "$tmp/run1" --data "$tmp/one" \
+  --out "$tmp/both" --steps 1 2> "$tmp/err"
+[ $? -eq 2 ] && grep -q "one of --encoder" "$tmp/err"
+ok $? "--init and --encoder together are refused"
+
 # ------------------------------------------------------- encode, decode
 J() { $JEPATOK "$@" --model "$model" -q; }
 cp "$tmp/data/clip1.wav" "$tmp/in/c22.wav"
