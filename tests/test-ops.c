@@ -2,6 +2,7 @@
  * computed here in double precision, on odd shapes. */
 #include <stdio.h>
 
+#include "ops_internal.h" /* jc_conv1d_bwd_weight: the weight gradient op itself */
 #include "testutil.h"
 
 #define MAXIN 4
@@ -376,6 +377,215 @@ static void test_conv_direct(void)
         setenv("JC_CONV", conv0, 1);
     else
         unsetenv("JC_CONV");
+}
+
+/* The weight gradient dw[co, ci, k] = sum_{b,t} dy[b, co, t] x[b, ci, t - pad_l + k dil]
+ * of stride-1 single-group convolutions has a direct CPU kernel too
+ * (k_conv_direct_dw.c): every ISA's kernel against a plain loop, against the
+ * im2col + GEMM path, and for the same bits at any thread count.  Lengths
+ * are odd (tails shorter than a vector), pads cross both edges or reach past
+ * the input, and rows span several chunks. */
+typedef struct {
+    const char *name;
+    int B, Cin, Cout, T, K;
+    jc_conv_params p;
+} dw_case;
+
+static const dw_case dw_cases[] = {
+    {"12ch k3 d1 T1001 B3", 3, 12, 12, 1001, 3, {1, 1, 1, 1, 1}},
+    {"12ch k7 d3 T1237", 1, 12, 12, 1237, 7, {1, 9, 9, 3, 1}},
+    {"12ch k11 d5 T1501 B3", 3, 12, 12, 1501, 11, {1, 25, 25, 5, 1}},
+    {"12ch k11 d5 T20011 many chunks", 1, 12, 12, 20011, 11, {1, 25, 25, 5, 1}},
+    {"17->3 k11 d4 asym pad", 1, 17, 3, 777, 11, {1, 7, 33, 4, 1}},
+    {"3->17 k7 d2 left pad only", 3, 3, 17, 333, 7, {1, 12, 0, 2, 1}},
+    {"1->12 k3 d5", 1, 1, 12, 999, 3, {1, 5, 5, 5, 1}},
+    {"12->1 k7 d1 B3", 3, 12, 1, 1003, 7, {1, 3, 3, 1, 1}},
+    {"1->1 k1 T37 B3", 3, 1, 1, 37, 1, {1, 0, 0, 1, 1}},
+    {"17ch k1 T301", 1, 17, 17, 301, 1, {1, 0, 0, 1, 1}},
+    {"17ch k3 d2 right pad B3", 3, 17, 17, 129, 3, {1, 0, 4, 2, 1}},
+    {"17->12 k7 d5 no pad", 1, 17, 12, 2000, 7, {1, 0, 0, 5, 1}},
+    {"3ch k11 d3 T5 pad past the row", 1, 3, 3, 5, 11, {1, 15, 15, 3, 1}},
+    {"12ch k3 T7 pad past the kernel B3", 3, 12, 12, 7, 3, {1, 10, 7, 1, 1}},
+    {"12ch k11 d5 T1 B3", 3, 12, 12, 1, 11, {1, 25, 25, 5, 1}},
+    {"12ch k3 d400 T1000", 1, 12, 12, 1000, 3, {1, 400, 400, 400, 1}},
+    {"24ch k5 d1 T4099 B3", 3, 24, 24, 4099, 5, {1, 2, 2, 1, 1}},
+    {"97->99 k7 d2 T4501 (threads split channels)", 1, 97, 99, 4501, 7, {1, 6, 6, 2, 1}},
+};
+
+static int64_t dw_tout(const dw_case *dc)
+{
+    return dc->T + dc->p.pad_left + dc->p.pad_right - (int64_t)dc->p.dilation * (dc->K - 1);
+}
+
+static inputs dw_inputs(const dw_case *dc)
+{
+    inputs s = {2, {3, 3}, {{dc->B, dc->Cin, dc->T}, {dc->B, dc->Cout, dw_tout(dc)}}, -1, 1};
+    return s;
+}
+
+static jc_tensor *build_dw(jc_graph *g, jc_tensor **in, const void *c)
+{
+    const dw_case *dc = c;
+    return jc_conv1d_bwd_weight(g, in[0], in[1], dc->p, dc->K);
+}
+
+static void ref_dw(float **in, const inputs *s, const void *c, double *out, const jc_tensor *y)
+{
+    (void)s;
+    (void)y;
+    const dw_case *dc = c;
+    int64_t tout = dw_tout(dc);
+    for (int co = 0; co < dc->Cout; co++)
+        for (int ci = 0; ci < dc->Cin; ci++)
+            for (int k = 0; k < dc->K; k++) {
+                double acc = 0;
+                for (int b = 0; b < dc->B; b++)
+                    for (int64_t t = 0; t < tout; t++) {
+                        int64_t ti = t - dc->p.pad_left + (int64_t)k * dc->p.dilation;
+                        if (ti >= 0 && ti < dc->T)
+                            acc += (double)in[1][((int64_t)b * dc->Cout + co) * tout + t] *
+                                   in[0][((int64_t)b * dc->Cin + ci) * dc->T + ti];
+                    }
+                out[((int64_t)co * dc->Cin + ci) * dc->K + k] = acc;
+            }
+}
+
+/* dw of one case on backend b from the given inputs; NULL on failure. */
+static float *run_dw_case(jc_backend *b, const dw_case *dc, float **data, int64_t *n)
+{
+    jc_error err = {0};
+    jc_graph *g = jc_graph_new(b);
+    inputs s = dw_inputs(dc);
+    jc_tensor *in[2];
+    for (int i = 0; i < 2; i++)
+        in[i] = jc_input(g, "in", s.ndim[i], s.shape[i]);
+    jc_tensor *y = build_dw(g, in, dc);
+    float *out = NULL;
+    if (y)
+        jc_graph_output(g, y);
+    jc_status st = jc_graph_build(g, &err);
+    for (int i = 0; st == JC_OK && i < 2; i++)
+        st = jc_tensor_set(in[i], data[i], &err);
+    if (st == JC_OK)
+        st = jc_graph_compute(g, &err);
+    if (st == JC_OK) {
+        *n = jc_tensor_nelem(y);
+        out = malloc((size_t)*n * sizeof *out);
+        if (jc_tensor_get(y, out, &err) != JC_OK) {
+            free(out);
+            out = NULL;
+        }
+    } else {
+        tap_diag("%s: %s", dc->name, err.msg);
+    }
+    jc_graph_free(g);
+    return out;
+}
+
+static void restore_env(const char *name, const char *value)
+{
+    if (value)
+        setenv(name, value, 1);
+    else
+        unsetenv(name);
+}
+
+/* Too long for the double-precision reference loop (~1e9 terms), so only
+ * against the GEMM path and across thread counts: chunks long enough that
+ * several share one slot of partial sums, with fewer than 64 output
+ * channels. */
+static const dw_case dw_long_cases[] = {
+    {"64->60 k11 d1 T25601 (chunks share slots)", 1, 64, 60, 25601, 11, {1, 5, 5, 1, 1}},
+};
+
+/* JC_CONV=gemm against JC_CONV=direct on the same inputs. */
+static void dw_vs_gemm(const dw_case *dc)
+{
+    inputs s = dw_inputs(dc);
+    float *data[2];
+    for (int k = 0; k < 2; k++)
+        data[k] = tu_random(&rng, tu_numel(s.ndim[k], s.shape[k]), -1, 1);
+    int64_t n1 = 0, n2 = 0;
+    setenv("JC_CONV", "gemm", 1);
+    float *yg = run_dw_case(be, dc, data, &n1);
+    setenv("JC_CONV", "direct", 1);
+    float *yd = run_dw_case(be, dc, data, &n2);
+    double m = yg && yd && n1 == n2 ? 0 : INFINITY, scale = 0;
+    for (int64_t k = 0; yg && yd && n1 == n2 && k < n1; k++) {
+        double d = fabs((double)yg[k] - yd[k]);
+        m = d > m || d != d ? d : m;
+        scale = fabs(yg[k]) > scale ? fabs(yg[k]) : scale;
+    }
+    tap_ok(m / (1 + scale) <= 1e-5, "conv1d dw direct vs im2col+GEMM %s (rel diff %.2e)", dc->name, m / (1 + scale));
+    free(yg);
+    free(yd);
+    for (int k = 0; k < 2; k++)
+        free(data[k]);
+}
+
+/* The same bits from the backends in bt (1, 2 and 3 threads). */
+static void dw_threads(const dw_case *dc, jc_backend **bt, const char *isa)
+{
+    inputs s = dw_inputs(dc);
+    float *data[2];
+    for (int d = 0; d < 2; d++)
+        data[d] = tu_random(&rng, tu_numel(s.ndim[d], s.shape[d]), -1, 1);
+    int64_t n[3] = {0, 0, 0};
+    float *y[3];
+    for (int t = 0; t < 3; t++)
+        y[t] = run_dw_case(bt[t], dc, data, &n[t]);
+    int same = y[0] && y[1] && y[2] && n[0] == n[1] && n[0] == n[2] &&
+               !memcmp(y[0], y[1], (size_t)n[0] * sizeof *y[0]) && !memcmp(y[0], y[2], (size_t)n[0] * sizeof *y[0]);
+    tap_ok(same, "conv1d dw direct %s%s%s: 1, 2 and 3 threads give identical results", dc->name, isa ? " isa=" : "",
+           isa ? isa : "");
+    for (int t = 0; t < 3; t++)
+        free(y[t]);
+    for (int d = 0; d < 2; d++)
+        free(data[d]);
+}
+
+static void test_conv_direct_dw(void)
+{
+    static const char *isas[] = {NULL, "avx2", "generic"};
+    const char *isa0 = getenv("JC_GEMM_ISA"), *conv0 = getenv("JC_CONV");
+    size_t nc = sizeof dw_cases / sizeof dw_cases[0], nl = sizeof dw_long_cases / sizeof dw_long_cases[0];
+    char name[128];
+    for (size_t i = 0; i < nc; i++) {
+        const dw_case *dc = &dw_cases[i];
+        inputs s = dw_inputs(dc);
+        setenv("JC_CONV", "direct", 1);
+        for (size_t k = 0; k < sizeof isas / sizeof isas[0]; k++) {
+            if (isas[k])
+                setenv("JC_GEMM_ISA", isas[k], 1);
+            snprintf(name, sizeof name, "conv1d dw direct %s%s%s", dc->name, isas[k] ? " isa=" : "",
+                     isas[k] ? isas[k] : "");
+            check(name, &s, build_dw, ref_dw, dc, 1e-5);
+            restore_env("JC_GEMM_ISA", isa0);
+        }
+        unsetenv("JC_CONV");
+        snprintf(name, sizeof name, "conv1d dw default path %s", dc->name);
+        check(name, &s, build_dw, ref_dw, dc, 1e-5);
+    }
+    for (size_t i = 0; i < nc + nl; i++)
+        dw_vs_gemm(i < nc ? &dw_cases[i] : &dw_long_cases[i - nc]);
+    /* the chunking depends on the shape only: same bits for every thread
+     * count, with every ISA's kernel */
+    if (!getenv("JC_TEST_BACKEND") || !strcmp(getenv("JC_TEST_BACKEND"), "cpu")) {
+        jc_error err = {0};
+        jc_backend *bt[3] = {jc_backend_open("cpu", "threads=1", &err), jc_backend_open("cpu", "threads=2", &err),
+                             jc_backend_open("cpu", "threads=3", &err)};
+        setenv("JC_CONV", "direct", 1);
+        for (size_t k = 0; bt[0] && bt[1] && bt[2] && k < sizeof isas / sizeof isas[0]; k++) {
+            if (isas[k])
+                setenv("JC_GEMM_ISA", isas[k], 1);
+            for (size_t i = 0; i < nc + nl; i++)
+                dw_threads(i < nc ? &dw_cases[i] : &dw_long_cases[i - nc], bt, isas[k]);
+            restore_env("JC_GEMM_ISA", isa0);
+        }
+        for (int t = 0; t < 3; t++)
+            jc_backend_free(bt[t]);
+    }
+    restore_env("JC_CONV", conv0);
 }
 
 static jc_tensor *build_conv2d(jc_graph *g, jc_tensor **in, const void *c)
@@ -999,6 +1209,7 @@ int main(void)
     test_matmul();
     test_conv();
     test_conv_direct();
+    test_conv_direct_dw();
     test_binary();
     test_unary();
     test_reductions();

@@ -40,6 +40,10 @@ jc_status jc_cpu_conv1d_bwd_input(jc_cpu_ctx *c, jc_tensor *t);
 jc_status jc_cpu_conv1d_direct(jc_cpu_ctx *c, int B, int Cin, int Cout, int K, int pad_l, int dil, int64_t Tin,
                                int64_t Tout, const float *x, const float *w, const float *bias, float *y);
 jc_status jc_cpu_conv1d_bwd_weight(jc_cpu_ctx *c, jc_tensor *t);
+/* Its weight gradient (k_conv_direct_dw.c), dy [B, Cout, Tout]:
+ * dw[co, ci, k] = sum_{b,t} dy[b, co, t] x[b, ci, t - pad_l + k dil]. */
+jc_status jc_cpu_conv1d_direct_bwd_weight(jc_cpu_ctx *c, int B, int Cin, int Cout, int K, int pad_l, int dil,
+                                          int64_t Tin, int64_t Tout, const float *x, const float *dy, float *dw);
 void jc_cpu_binary(jc_cpu_ctx *c, jc_tensor *t);
 void jc_cpu_unary(jc_cpu_ctx *c, jc_tensor *t);
 void jc_cpu_unary_grad(jc_cpu_ctx *c, jc_tensor *t);

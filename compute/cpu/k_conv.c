@@ -3,7 +3,8 @@
  * the column matrix stays bounded however long the signal; depthwise
  * convolutions (one channel per group) use a direct loop instead, and
  * stride-1 single-group forward convolutions (and the input gradients that
- * reduce to one) the direct kernel of k_conv_direct.c where it is faster. */
+ * reduce to one) the direct kernel of k_conv_direct.c where it is faster,
+ * and their weight gradients that of k_conv_direct_dw.c. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -225,6 +226,18 @@ static jc_status conv_forward_gemm(jc_cpu_ctx *c, const conv_geom *gp, const flo
     return JC_OK;
 }
 
+/* JC_CONV=gemm|direct: the path forced for every stride-1 single-group
+ * convolution pass, or -1. */
+static int forced_path(void)
+{
+    const char *env = getenv("JC_CONV");
+    if (env && !strcmp(env, "gemm"))
+        return 0;
+    if (env && !strcmp(env, "direct"))
+        return 1;
+    return -1;
+}
+
 /* Direct convolution (k_conv_direct.c) or im2col + GEMM for a stride-1,
  * single-group convolution, by measurement on Zen 5 (one thread, AVX-512,
  * CPU time; the AVX2 and portable direct kernels gain as much or more over
@@ -241,12 +254,33 @@ static int use_direct(const conv_geom *g)
 {
     if (g->stride != 1 || g->G != 1)
         return 0;
-    const char *env = getenv("JC_CONV");
-    if (env && !strcmp(env, "gemm"))
-        return 0;
-    if (env && !strcmp(env, "direct"))
-        return 1;
+    int f = forced_path();
+    if (f >= 0)
+        return f;
     return g->Cout <= 64 || g->Cin <= 128 || (int64_t)g->B * g->Tout >= g->Cin / 2;
+}
+
+/* The weight gradient: direct kernel (k_conv_direct_dw.c) or im2col + GEMM,
+ * by measurement on Zen 5 (AVX-512, one and two threads).  With rows of a
+ * few hundred steps or more the direct kernel runs at 130-190 GFLOP/s a
+ * core: 7-8x the GEMM path at 12-24 channels (the decoder's last blocks),
+ * 2-3x at 48-64, 1.1-2x at 128-256 (the GEMM path drops to ~65 GFLOP/s
+ * once rows pass ~192 steps); with 512 channels it ties at 2048 steps and
+ * loses (0.85-0.93x) at 256-512.  Below ~192 steps its per-chunk lane
+ * reductions and edge copies weigh more and the GEMM, whose reduction runs
+ * over the whole batch, wins from 128 output channels (direct 0.5-0.9x),
+ * but not with few output channels (M = Cout starves the GEMM).
+ * JC_CONV=gemm|direct forces a path here too. */
+static int use_direct_dw(const conv_geom *g)
+{
+    if (g->stride != 1 || g->G != 1)
+        return 0;
+    int f = forced_path();
+    if (f >= 0)
+        return f;
+    if (g->Cout <= 32 || (g->Cout <= 64 && g->Tout >= 128))
+        return 1;
+    return g->Tout >= 2048 || (g->Tout >= 192 && (int64_t)g->Cin * g->Cout <= 256 * 256);
 }
 
 static jc_status conv_forward(jc_cpu_ctx *c, const conv_geom *g, const float *xd, const float *wd, const float *bd,
@@ -353,6 +387,9 @@ jc_status jc_cpu_conv1d_bwd_weight(jc_cpu_ctx *c, jc_tensor *t)
         jc_cpu_parallel(c, g.Cin, (double)(g.B * g.Tout * g.K), dw_bwd_weight_range, &j);
         return JC_OK;
     }
+    if (use_direct_dw(&g))
+        return jc_cpu_conv1d_direct_bwd_weight(c, g.B, g.Cin, g.Cout, g.K, g.pad_l, g.dil, g.Tin, g.Tout, xd, dyd,
+                                               dwd);
     int cin = g.Cin / g.G, cout = g.Cout / g.G, rows = cin * g.K;
     int direct = g.K == 1 && g.stride == 1 && g.pad_l == 0 && g.Tout == g.Tin;
     int64_t blk = block_len(&g);
