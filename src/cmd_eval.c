@@ -17,6 +17,7 @@
 #include "codec.h"
 #include "train_util.h"
 #include "cli.h"
+#include "code_usage.h"
 #include "metrics.h"
 
 /* Everything is compared at the model's rate; the metrics resample further
@@ -45,7 +46,10 @@ static void eval_usage(FILE *f)
             "  --model M --data PATH --out DIR\n"
             "                encode and decode every file of PATH (a directory or a list\n"
             "                file, one path per line) with model M ('default': the shipped\n"
-            "                one), write the results to DIR/NNNNN.wav, and score them\n"
+            "                one), write the results to DIR/NNNNN.wav, and score them;\n"
+            "                also reports how many of the nominal bits per frame the\n"
+            "                codes use (entropy per dim, summed; the part not predicted\n"
+            "                by the previous frame; digits that change between frames)\n"
             "\n"
             "CSV columns: file,seconds,stoi,estoi,mel_distance,si_sdr,mrstft.  STOI and\n"
             "ESTOI are nan for files with under ~0.4 s of non-silent speech; means skip\n"
@@ -411,7 +415,8 @@ static int roundtrip_data(const char *model, const char *data, const char *out_d
     }
     entry *d = calloc(n, sizeof *d);
     double audio_s = 0, compute_s = 0;
-    int status = d ? 0 : -1;
+    jt_code_usage usage;
+    int status = d && jt_code_usage_init(&usage, &m.cfg) == 0 ? 0 : -1;
     for (size_t i = 0; i < n && status == 0; i++) {
         char path[4200];
         snprintf(path, sizeof path, "%s/%05zu.wav", out_dir, i);
@@ -428,6 +433,7 @@ static int roundtrip_data(const char *model, const char *data, const char *out_d
             jt_codec_decode(&c, tok, frames, &y, err, sizeof err) == 0) {
             compute_s += jt_now() - t0;
             audio_s += (double)a.frames / EVAL_RATE;
+            jt_code_usage_add(&usage, tok, frames);
             if (jt_audio_write(path, y, a.frames, EVAL_RATE, JT_AUDIO_FLOAT32, err, sizeof err))
                 fprintf(stderr, "jepatok eval: %s\n", err);
         } else {
@@ -439,10 +445,19 @@ static int roundtrip_data(const char *model, const char *data, const char *out_d
         if (!quiet && isatty(STDERR_FILENO))
             fprintf(stderr, "\rcoding %zu/%zu", i + 1, n);
     }
-    if (!quiet)
+    if (!quiet && status == 0) {
+        jt_code_usage_report u;
+        jt_code_usage_get(&usage, &u);
         fprintf(stderr, "%scoded %.1f s of audio in %.1f s: real-time factor %.4f (%s)\n",
                 isatty(STDERR_FILENO) ? "\n" : "", audio_s, compute_s, audio_s > 0 ? compute_s / audio_s : 0,
                 jc_backend_name(c.be));
+        fprintf(stderr,
+                "codes: %lld frames; entropy %.1f of %.0f bits/frame; %.1f bits/frame new given the previous "
+                "frame; %.1f%% of digits change between frames\n",
+                (long long)u.frames, u.entropy_bits, u.nominal_bits, u.new_bits, 100 * u.change);
+    }
+    if (status == 0)
+        jt_code_usage_free(&usage);
     jt_codec_close(&c);
     jt_model_close(&m);
     *refs = r;

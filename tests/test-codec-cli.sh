@@ -156,6 +156,17 @@ $JEPATOK train stage2 --config "$tmp/tiny.json" --init "$model" --encoder "$tmp/
 [ $? -eq 2 ] && grep -q "one of --encoder" "$tmp/err"
 ok $? "--init and --encoder together are refused"
 
+# eval --model: codes every file, scores it and reports how much of the
+# nominal bits per frame the codes use (entropy <= nominal, new <= entropy)
+$JEPATOK eval --model "$model" --data "$tmp/data" --out "$tmp/ev" --jobs 1 > "$tmp/ev.txt" 2> "$tmp/err"
+rc=$?
+line=$(grep "^codes:" "$tmp/err")
+echo "$line" | awk '{ e = $5; nom = $7; nw = $9; ch = $(NF - 5) + 0
+                      exit !($2 > 0 && e >= 0 && e <= nom + 1e-9 && nw >= 0 && nw <= e + 1e-9 && ch >= 0 && ch <= 100) }'
+sane=$?
+[ $rc -eq 0 ] && [ $sane -eq 0 ] && grep -q "^clip1," "$tmp/ev.txt" || { sed 's/^/# /' "$tmp/err" "$tmp/ev.txt"; false; }
+ok $? "eval --model scores the coded files and reports code usage: $line"
+
 # ------------------------------------------------------- encode, decode
 J() { $JEPATOK "$@" --model "$model" -q; }
 cp "$tmp/data/clip1.wav" "$tmp/in/c22.wav"

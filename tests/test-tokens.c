@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "code_usage.h"
 #include "fsq.h"
 #include "tap.h"
 #include "tokens.h"
@@ -152,6 +153,87 @@ static void test_files(void)
     }
 }
 
+
+/* Frames of 128 digits -> tokens, for the code-usage cases. */
+static void pack_frames(const jt_fsq_layout *f, int frames, int digits[][128], uint16_t *tok)
+{
+    for (int t = 0; t < frames; t++)
+        jt_fsq_pack(f, digits[t], tok + t * 19);
+}
+
+static int near(double a, double b, double tol)
+{
+    return a > b - tol && a < b + tol;
+}
+
+static void test_code_usage(void)
+{
+    jt_config c;
+    jt_config_preset("small", &c);
+    jt_code_usage u;
+    jt_code_usage_report r;
+    static int d[4096][128];
+    static uint16_t tok[4096 * 19];
+
+    /* constant codes carry nothing */
+    memset(d, 0, sizeof d);
+    for (int t = 0; t < 50; t++)
+        d[t][5] = 2;
+    tap_ok(jt_code_usage_init(&u, &c) == 0, "code usage: init for small");
+    pack_frames(&u.layout, 50, d, tok);
+    jt_code_usage_add(&u, tok, 50);
+    jt_code_usage_get(&u, &r);
+    tap_ok(r.frames == 50 && r.entropy_bits == 0 && r.new_bits == 0 && r.change == 0 && r.nominal_bits == 256,
+           "constant codes: entropy %g, new %g, change %g of 256 bits", r.entropy_bits, r.new_bits, r.change);
+    jt_code_usage_free(&u);
+
+    /* one dim alternating 0,3,0,3: 1 bit of entropy, none new (predictable) */
+    jt_code_usage_init(&u, &c);
+    for (int t = 0; t < 50; t++)
+        d[t][7] = t % 2 ? 3 : 0;
+    pack_frames(&u.layout, 50, d, tok);
+    jt_code_usage_add(&u, tok, 50);
+    jt_code_usage_get(&u, &r);
+    tap_ok(near(r.entropy_bits, 1, 1e-12) && r.new_bits == 0 && near(r.change, 1.0 / 128, 1e-12),
+           "one alternating dim: entropy %g (1), new %g (0), change %g (1/128)", r.entropy_bits, r.new_bits,
+           r.change);
+    jt_code_usage_free(&u);
+
+    /* two files, each constant but different: the pair across files does not count as a change */
+    jt_code_usage_init(&u, &c);
+    memset(d, 0, sizeof d);
+    pack_frames(&u.layout, 10, d, tok);
+    jt_code_usage_add(&u, tok, 10);
+    for (int k = 0; k < 128; k++)
+        d[0][k] = 1;
+    for (int t = 1; t < 10; t++)
+        memcpy(d[t], d[0], sizeof d[0]);
+    pack_frames(&u.layout, 10, d, tok);
+    jt_code_usage_add(&u, tok, 10);
+    jt_code_usage_get(&u, &r);
+    tap_ok(near(r.entropy_bits, 128, 1e-9) && r.new_bits == 0 && r.change == 0,
+           "two constant files: entropy %g (128: one bit a dim), new %g, change %g (no pair across files)",
+           r.entropy_bits, r.new_bits, r.change);
+    tok[3] = 16384;
+    tap_ok(jt_code_usage_add(&u, tok, 10) == -1 && u.frames == 20, "an out-of-range token: -1, nothing counted");
+    jt_code_usage_free(&u);
+
+    /* independent uniform digits: about all 256 bits, all new, 3/4 change */
+    jc_rng g;
+    jc_rng_seed(&g, 3);
+    for (int t = 0; t < 4096; t++)
+        for (int k = 0; k < 128; k++)
+            d[t][k] = (int)jc_rng_below(&g, 4);
+    jt_code_usage_init(&u, &c);
+    pack_frames(&u.layout, 4096, d, tok);
+    jt_code_usage_add(&u, tok, 4096);
+    jt_code_usage_get(&u, &r);
+    tap_ok(near(r.entropy_bits, 256, 0.2) && near(r.new_bits, 256, 1.5) && near(r.change, 0.75, 0.005),
+           "uniform random digits: entropy %.2f, new %.2f (about 256), change %.4f (0.75)", r.entropy_bits,
+           r.new_bits, r.change);
+    jt_code_usage_free(&u);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "%s/jt-tokens.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -161,6 +243,7 @@ int main(void)
     }
     test_packing();
     test_files();
+    test_code_usage();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
