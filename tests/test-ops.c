@@ -268,21 +268,19 @@ static inputs direct_inputs(const direct_case *dc)
     return s;
 }
 
-/* y of one case on backend b, from the given inputs; NULL on failure. */
-static float *run_direct_case(jc_backend *b, const direct_case *dc, float **data, int64_t *n)
+/* Builds g (output y), sets its n_in inputs, computes it and returns y's
+ * values (*n of them); NULL on failure, named.  Frees g. */
+static float *run_and_free(jc_graph *g, jc_tensor **in, int n_in, float **data, jc_tensor *y, int64_t *n,
+                           const char *name)
 {
     jc_error err = {0};
-    jc_graph *g = jc_graph_new(b);
-    inputs s = direct_inputs(dc);
-    jc_tensor *in[3];
-    for (int i = 0; i < 3; i++)
-        in[i] = jc_input(g, "in", s.ndim[i], s.shape[i]);
-    jc_tensor *y = jc_conv1d(g, in[0], in[1], dc->bias ? in[2] : NULL, dc->p);
     float *out = NULL;
-    if (y)
+    jc_status st = y ? JC_OK : jc_error_set(&err, JC_ERR_INVALID, "no output");
+    if (st == JC_OK) {
         jc_graph_output(g, y);
-    jc_status st = jc_graph_build(g, &err);
-    for (int i = 0; st == JC_OK && i < 3; i++)
+        st = jc_graph_build(g, &err);
+    }
+    for (int i = 0; st == JC_OK && i < n_in; i++)
         st = jc_tensor_set(in[i], data[i], &err);
     if (st == JC_OK)
         st = jc_graph_compute(g, &err);
@@ -294,10 +292,22 @@ static float *run_direct_case(jc_backend *b, const direct_case *dc, float **data
             out = NULL;
         }
     } else {
-        tap_diag("%s: %s", dc->name, err.msg);
+        tap_diag("%s: %s", name, err.msg);
     }
     jc_graph_free(g);
     return out;
+}
+
+/* y of one case on backend b, from the given inputs; NULL on failure. */
+static float *run_direct_case(jc_backend *b, const direct_case *dc, float **data, int64_t *n)
+{
+    jc_graph *g = jc_graph_new(b);
+    inputs s = direct_inputs(dc);
+    jc_tensor *in[3];
+    for (int i = 0; i < 3; i++)
+        in[i] = jc_input(g, "in", s.ndim[i], s.shape[i]);
+    jc_tensor *y = jc_conv1d(g, in[0], in[1], dc->bias ? in[2] : NULL, dc->p);
+    return run_and_free(g, in, 3, data, y, n, dc->name);
 }
 
 static void test_conv_direct(void)
@@ -453,33 +463,13 @@ static void ref_dw(float **in, const inputs *s, const void *c, double *out, cons
 /* dw of one case on backend b from the given inputs; NULL on failure. */
 static float *run_dw_case(jc_backend *b, const dw_case *dc, float **data, int64_t *n)
 {
-    jc_error err = {0};
     jc_graph *g = jc_graph_new(b);
     inputs s = dw_inputs(dc);
     jc_tensor *in[2];
     for (int i = 0; i < 2; i++)
         in[i] = jc_input(g, "in", s.ndim[i], s.shape[i]);
     jc_tensor *y = build_dw(g, in, dc);
-    float *out = NULL;
-    if (y)
-        jc_graph_output(g, y);
-    jc_status st = jc_graph_build(g, &err);
-    for (int i = 0; st == JC_OK && i < 2; i++)
-        st = jc_tensor_set(in[i], data[i], &err);
-    if (st == JC_OK)
-        st = jc_graph_compute(g, &err);
-    if (st == JC_OK) {
-        *n = jc_tensor_nelem(y);
-        out = malloc((size_t)*n * sizeof *out);
-        if (jc_tensor_get(y, out, &err) != JC_OK) {
-            free(out);
-            out = NULL;
-        }
-    } else {
-        tap_diag("%s: %s", dc->name, err.msg);
-    }
-    jc_graph_free(g);
-    return out;
+    return run_and_free(g, in, 2, data, y, n, dc->name);
 }
 
 static void restore_env(const char *name, const char *value)
