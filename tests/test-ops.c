@@ -268,6 +268,19 @@ static inputs direct_inputs(const direct_case *dc)
     return s;
 }
 
+/* Largest difference of two paths' outputs relative to 1 + the largest
+ * |gemm| value; infinite when one failed or their sizes differ, NaN-aware. */
+static double path_diff(const float *gemm, int64_t n1, const float *direct, int64_t n2)
+{
+    double m = gemm && direct && n1 == n2 ? 0 : INFINITY, scale = 0;
+    for (int64_t k = 0; gemm && direct && n1 == n2 && k < n1; k++) {
+        double d = fabs((double)gemm[k] - direct[k]);
+        m = d > m || d != d ? d : m;
+        scale = fabs(gemm[k]) > scale ? fabs(gemm[k]) : scale;
+    }
+    return m / (1 + scale);
+}
+
 /* Builds g (output y), sets its n_in inputs, computes it and returns y's
  * values (*n of them); NULL on failure, named.  Frees g. */
 static float *run_and_free(jc_graph *g, jc_tensor **in, int n_in, float **data, jc_tensor *y, int64_t *n,
@@ -348,13 +361,8 @@ static void test_conv_direct(void)
         float *yg = run_direct_case(be, dc, data, &n1);
         setenv("JC_CONV", "direct", 1);
         float *yd = run_direct_case(be, dc, data, &n2);
-        double m = yg && yd && n1 == n2 ? 0 : INFINITY, scale = 0;
-        for (int64_t k = 0; yg && yd && n1 == n2 && k < n1; k++) {
-            double d = fabs((double)yg[k] - yd[k]);
-            m = d > m || d != d ? d : m;
-            scale = fabs(yg[k]) > scale ? fabs(yg[k]) : scale;
-        }
-        tap_ok(m / (1 + scale) <= 1e-5, "conv1d direct vs im2col+GEMM %s (rel diff %.2e)", dc->name, m / (1 + scale));
+        double rel = path_diff(yg, n1, yd, n2);
+        tap_ok(rel <= 1e-5, "conv1d direct vs im2col+GEMM %s (rel diff %.2e)", dc->name, rel);
         free(yg);
         free(yd);
         for (int k = 0; k < 3; k++)
@@ -500,13 +508,8 @@ static void dw_vs_gemm(const dw_case *dc)
     float *yg = run_dw_case(be, dc, data, &n1);
     setenv("JC_CONV", "direct", 1);
     float *yd = run_dw_case(be, dc, data, &n2);
-    double m = yg && yd && n1 == n2 ? 0 : INFINITY, scale = 0;
-    for (int64_t k = 0; yg && yd && n1 == n2 && k < n1; k++) {
-        double d = fabs((double)yg[k] - yd[k]);
-        m = d > m || d != d ? d : m;
-        scale = fabs(yg[k]) > scale ? fabs(yg[k]) : scale;
-    }
-    tap_ok(m / (1 + scale) <= 1e-5, "conv1d dw direct vs im2col+GEMM %s (rel diff %.2e)", dc->name, m / (1 + scale));
+    double rel = path_diff(yg, n1, yd, n2);
+    tap_ok(rel <= 1e-5, "conv1d dw direct vs im2col+GEMM %s (rel diff %.2e)", dc->name, rel);
     free(yg);
     free(yd);
     for (int k = 0; k < 2; k++)
