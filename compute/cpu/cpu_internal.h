@@ -2,6 +2,8 @@
 #ifndef JC_CPU_INTERNAL_H
 #define JC_CPU_INTERNAL_H
 
+#include <string.h>
+
 #include "../jc_internal.h"
 #include "gemm.h"
 #include "threadpool.h"
@@ -66,5 +68,18 @@ void jc_cpu_frames_grad(jc_cpu_ctx *c, jc_tensor *t);
 float jc_unary_value(int kind, float x, float p0, float p1);
 float jc_unary_derivative(int kind, float x, float y, float p0, float p1);
 float jc_binary_value(int kind, float a, float b);
+
+#if defined(__GNUC__)
+/* Four floats in a GCC vector: the register of the portable direct
+ * convolution kernels (SSE2 on x86-64, NEON on aarch64). */
+typedef float v4f __attribute__((vector_size(16)));
+
+static inline v4f v4_load(const float *p)
+{
+    v4f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+#endif
 
 #endif

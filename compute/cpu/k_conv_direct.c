@@ -57,15 +57,6 @@ typedef void (*dk_fn)(const float *x, int64_t ldx, int64_t ts, int cin, int kl, 
 #define GEN_W 8
 
 #if defined(__GNUC__)
-typedef float v4f __attribute__((vector_size(16)));
-
-static inline v4f v4_load(const float *p)
-{
-    v4f v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
 __attribute__((always_inline)) static inline void dk_generic(const int rows, const float *x, int64_t ldx,
                                                             int64_t ts, int cin, int kl, int kh, int K,
                                                             const float *w, const float *bias, float *y, int64_t ldy)

@@ -60,15 +60,6 @@ typedef void (*dwk_fn)(const float *dy, int64_t lddy, const float *const *xp, in
 #define GEN_VL 4
 
 #if defined(__GNUC__)
-typedef float v4f __attribute__((vector_size(16)));
-
-static inline v4f v4_load(const float *p)
-{
-    v4f v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
 static inline v4f v4_load_part(const float *p, int n)
 {
     v4f v = {0, 0, 0, 0};
