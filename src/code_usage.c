@@ -26,17 +26,16 @@ int jt_code_usage_init(jt_code_usage *u, const jt_config *c)
 int jt_code_usage_add(jt_code_usage *u, const uint16_t *tokens, int64_t frames)
 {
     int D = u->layout.dims, L = u->max_levels, G = u->layout.n_groups;
-    int *cur = malloc(2 * (size_t)D * sizeof *cur);
-    if (!cur)
+    int *dig = malloc((size_t)(frames > 0 ? frames : 1) * (size_t)D * sizeof *dig);
+    if (!dig)
         return -1;
-    int *prev = cur + D;
-    for (int64_t t = 0; t < frames; t++) /* validate first: all or nothing */
-        if (jt_fsq_unpack(&u->layout, tokens + t * G, cur)) {
-            free(cur);
+    for (int64_t t = 0; t < frames; t++) /* all frames first: all or nothing */
+        if (jt_fsq_unpack(&u->layout, tokens + t * G, dig + t * D)) {
+            free(dig);
             return -1;
         }
     for (int64_t t = 0; t < frames; t++) {
-        jt_fsq_unpack(&u->layout, tokens + t * G, cur);
+        const int *cur = dig + t * D, *prev = t > 0 ? cur - D : cur;
         for (int d = 0; d < D; d++) {
             u->count[(size_t)d * L + cur[d]]++;
             if (t > 0) {
@@ -44,11 +43,10 @@ int jt_code_usage_add(jt_code_usage *u, const uint16_t *tokens, int64_t frames)
                 u->changes += cur[d] != prev[d];
             }
         }
-        memcpy(prev, cur, (size_t)D * sizeof *cur);
     }
     u->frames += frames;
     u->pairs += frames > 1 ? frames - 1 : 0;
-    free(cur);
+    free(dig);
     return 0;
 }
 
