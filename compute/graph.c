@@ -14,6 +14,7 @@ jc_graph *jc_graph_new(jc_backend *be)
         return NULL;
     g->be = be;
     g->training = 1;
+    g->allow_fp16 = 1;
     return g;
 }
 
@@ -144,6 +145,22 @@ void jc_graph_output(jc_graph *g, jc_tensor *t)
 
 void jc_graph_set_seed(jc_graph *g, uint64_t seed) { g->seed = seed; }
 void jc_graph_set_training(jc_graph *g, int training) { g->training = training; }
+void jc_graph_allow_fp16(jc_graph *g, int allow) { g->allow_fp16 = allow != 0; }
+
+int jc_graph_fp16_ok(const jc_graph *g) { return g->allow_fp16 && !g->has_gradient_ops; }
+
+/* A training graph: jc_backward ran on it, or it updates parameters.  Every
+ * recorded node counts, pruned or not, so the answer does not depend on
+ * which outputs the caller kept. */
+static int records_gradient_ops(const jc_graph *g)
+{
+    if (g->grad_of_node)
+        return 1;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i]->op == JC_OP_ADAMW || g->nodes[i]->op == JC_OP_EMA)
+            return 1;
+    return 0;
+}
 
 /* Mark what the outputs and side effects need; everything else is dropped. */
 static int prune(jc_graph *g, char *needed)
@@ -208,6 +225,7 @@ jc_status jc_graph_build(jc_graph *g, jc_error *err)
     if (!needed)
         return jc_error_set(err, JC_ERR_NOMEM, "graph build: out of memory");
     prune(g, needed);
+    g->has_gradient_ops = records_gradient_ops(g);
     g->exec = calloc((size_t)g->n_nodes + 1, sizeof *g->exec);
     if (!g->exec) {
         free(needed);

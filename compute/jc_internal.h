@@ -144,6 +144,8 @@ struct jc_graph {
     jc_buffer *const_buf;
     uint64_t seed;
     int training;
+    int allow_fp16;        /* jc_graph_allow_fp16 */
+    int has_gradient_ops;  /* backward or optimiser operations recorded (set by build) */
     int built;
     int dropout_salt;
     jc_error err; /* sticky recording error */
@@ -164,6 +166,9 @@ void jc_graph_fail(jc_graph *g, jc_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+/* 1 if the backend may run g's GEMMs with fp16 products: an inference
+ * graph (no gradient or optimiser operations) whose owner allows it. */
+int jc_graph_fp16_ok(const jc_graph *g);
 /* Tensor whose storage t uses (follows views). */
 jc_tensor *jc_storage_base(jc_tensor *t);
 

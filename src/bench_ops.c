@@ -105,12 +105,23 @@ static int measure_peaks(jc_backend *be, double min_time, peaks *p, jc_error *er
     return isfinite(p->bandwidth_gbs) ? 0 : -1;
 }
 
-#define N_OPS 12
+/* The table's rows: operation k of make_op, and whether its GEMM may use
+ * fp16 products.  Every other row pins fp32 (bench graphs are inference
+ * graphs, which would otherwise get the fp16 path where it exists), so the
+ * fp16 rows sit next to fp32 rows of the same shape. */
+typedef struct {
+    int op;
+    int fp16;
+} bench_row;
+static const bench_row rows[] = {{0, 0}, {0, 1}, {1, 0}, {1, 1}, {2, 0}, {3, 0}, {4, 0},
+                                 {5, 0}, {6, 0}, {7, 0}, {8, 0}, {9, 0}, {10, 0}, {11, 0}};
+#define N_ROWS ((int)(sizeof rows / sizeof rows[0]))
 
 /* Record op k on backend be; work and bound describe what it costs. */
-static jc_graph *make_op(jc_backend *be, int k, bench_graph *b, jc_error *err)
+static jc_graph *make_op(jc_backend *be, int k, int fp16, bench_graph *b, jc_error *err)
 {
     jc_graph *g = jc_graph_new(be);
+    jc_graph_allow_fp16(g, fp16);
     jc_tensor *in[2] = {0}, *y = NULL;
     int n_in = 1;
     int64_t M = 1024, big = 16 << 20;
@@ -218,7 +229,8 @@ int jt_bench_ops(int argc, char **argv)
             printf("usage: jepatok bench ops [--backend cpu|opencl|vulkan|all] [--quick]\n"
                    "Measures each device's peak (FMA throughput, memory bandwidth, dispatch latency),\n"
                    "then every kind of operation in GFLOP/s or GB/s and as a percentage of the peak\n"
-                   "that bounds it, on every chosen backend side by side.\n");
+                   "that bounds it, on every chosen backend side by side.  GEMM rows also run with\n"
+                   "fp16 products where the backend has that path (Vulkan with shaderFloat16).\n");
             return 0;
         } else if (!strcmp(argv[i], "--backend") && i + 1 < argc) {
             which = argv[++i];
@@ -262,17 +274,25 @@ int jt_bench_ops(int argc, char **argv)
     for (int b = 0; b < n_be; b++)
         printf(" %21s", jc_backend_name(bes[b]));
     printf("\n");
-    for (int k = 0; k < N_OPS; k++) {
+    for (int k = 0; k < N_ROWS; k++) {
         bench_graph bg = {0};
         char row[64] = "";
         for (int b = 0; b < n_be; b++) {
             jc_error err = {0};
-            jc_graph *g = make_op(bes[b], k, &bg, &err);
-            double t = g ? time_graph(g, min_time, &err) : NAN;
+            jc_device_info info;
+            jc_backend_device_info(bes[b], &info);
+            /* a backend without the fp16 path would only time fp32 again */
+            int skip = rows[k].fp16 && !info.fp16_gemm;
+            jc_graph *g = make_op(bes[b], rows[k].op, rows[k].fp16, &bg, &err);
+            double t = g && !skip ? time_graph(g, min_time, &err) : NAN;
             jc_graph_free(g);
             if (b == 0) {
-                snprintf(row, sizeof row, "%s", bg.name);
+                snprintf(row, sizeof row, "%s%s", bg.name, rows[k].fp16 ? ", fp16 products" : "");
                 printf("%-46s", row);
+            }
+            if (skip) {
+                printf(" %21s", "no fp16 path");
+                continue;
             }
             if (!isfinite(t)) {
                 printf(" %21s", "unsupported");
@@ -292,7 +312,9 @@ int jt_bench_ops(int argc, char **argv)
         fflush(stdout);
     }
     printf("(percentages of the device's own measured peak: FMA for compute-bound operations, bandwidth for\n"
-           " memory-bound ones; best of 3 rounds of >= %.2f s)\n", min_time);
+           " memory-bound ones; best of 3 rounds of >= %.2f s.  Rows without \"fp16\" run fp32 everywhere;\n"
+           " fp16 rows (Vulkan with shaderFloat16 unless JC_VULKAN_FP16=0) are against the fp32 FMA peak)\n",
+           min_time);
     for (int b = 0; b < n_be; b++)
         jc_backend_free(bes[b]);
     return 0;

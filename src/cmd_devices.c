@@ -12,7 +12,9 @@ int jt_cmd_devices(int argc, char **argv)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: jepatok devices [--json]\n"
                    "Lists every device of every compute backend built in (cpu, opencl, vulkan): name,\n"
-                   "vendor, driver, memory, compute units, fp16, subgroup size, cooperative matrix.\n"
+                   "vendor, driver, memory, compute units, fp16, subgroup size, cooperative matrix,\n"
+                   "and whether inference GEMMs use fp16 products (Vulkan devices with fp16, unless\n"
+                   "JC_VULKAN_FP16=0; training always runs fp32).\n"
                    "--backend auto picks the first real GPU (Vulkan, then OpenCL), never a CPU driver\n"
                    "such as PoCL or lavapipe; JEPATOK_BACKEND sets the default of every command.\n");
             return 0;
@@ -38,10 +40,11 @@ int jt_cmd_devices(int argc, char **argv)
             if (as_json) {
                 printf("%s\n  {\"backend\": \"%s\", \"index\": %d, \"name\": \"%s\", \"vendor\": \"%s\", "
                        "\"driver\": \"%s\", \"memory_bytes\": %llu, \"compute_units\": %d, \"cpu_driver\": %s, "
-                       "\"fp16\": %s, \"subgroup_size\": %d, \"cooperative_matrix\": %s}",
+                       "\"fp16\": %s, \"fp16_gemm\": %s, \"subgroup_size\": %d, \"cooperative_matrix\": %s}",
                        first ? "" : ",", names[b], d, in->name, in->vendor, in->driver,
                        (unsigned long long)in->memory_bytes, in->compute_units, in->is_cpu_driver ? "true" : "false",
-                       in->fp16 ? "true" : "false", in->subgroup_size, in->cooperative_matrix ? "true" : "false");
+                       in->fp16 ? "true" : "false", in->fp16_gemm ? "true" : "false", in->subgroup_size,
+                       in->cooperative_matrix ? "true" : "false");
                 first = 0;
             } else {
                 printf("%-7s %d  %s\n", names[b], d, in->name);
@@ -51,6 +54,10 @@ int jt_cmd_devices(int argc, char **argv)
                        (double)in->memory_bytes / 1073741824.0, in->compute_units,
                        in->is_cpu_driver ? ", runs on the CPU" : "", in->fp16 ? "yes" : "no", in->subgroup_size,
                        in->cooperative_matrix ? "yes" : "no");
+                /* only the backend that has an fp16 path says whether it is on */
+                if (!strcmp(names[b], "vulkan") && in->fp16)
+                    printf("           fp16 GEMM in inference graphs: %s\n",
+                           in->fp16_gemm ? "on (JC_VULKAN_FP16=0 turns it off)" : "off (JC_VULKAN_FP16=0)");
             }
         }
     }

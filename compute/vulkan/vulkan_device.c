@@ -92,6 +92,17 @@ static int has_extension(jc_vk_fns *f, VkPhysicalDevice pd, const char *name)
     return found;
 }
 
+/* On by default where the device can: the graphs that may use it are
+ * inference graphs (the codec's encoder and decoder), where fp16 products
+ * cost ~1e-3 relative error per product against up to twice the arithmetic
+ * rate on GPUs with packed fp16 ALUs.  JC_VULKAN_FP16=0 is the way back to
+ * bit-exact fp32 results. */
+int jc_vk_fp16_allowed_by_env(void)
+{
+    const char *v = getenv("JC_VULKAN_FP16");
+    return !v || !v[0] || atoi(v) > 0;
+}
+
 void jc_vk_fill_info(jc_vk_fns *f, VkPhysicalDevice pd, jc_device_info *info)
 {
     VkPhysicalDeviceDriverProperties drv = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
@@ -124,6 +135,7 @@ void jc_vk_fill_info(jc_vk_fns *f, VkPhysicalDevice pd, jc_device_info *info)
     info->compute_units = 0; /* core Vulkan has no portable query */
     info->is_cpu_driver = p2.properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
     info->fp16 = f16.shaderFloat16 ? 1 : 0;
+    info->fp16_gemm = info->fp16 && jc_vk_fp16_allowed_by_env();
     info->subgroup_size = (int)sg.subgroupSize;
     info->cooperative_matrix = has_extension(f, pd, "VK_KHR_cooperative_matrix");
 }
@@ -291,8 +303,13 @@ jc_status jc_vk_open_device(jc_vk_ctx *c, int index, jc_error *err)
         .queueCount = 1,
         .pQueuePriorities = &prio,
     };
+    /* shaderFloat16 only when the fp16 GEMM will run: a device created
+     * without it must never be given the gemm_f16 module */
+    c->use_fp16_gemm = c->info.fp16_gemm && f12.shaderFloat16;
+    c->info.fp16_gemm = c->use_fp16_gemm;
     VkPhysicalDeviceVulkan12Features en12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
-                                             .bufferDeviceAddress = VK_TRUE};
+                                             .bufferDeviceAddress = VK_TRUE,
+                                             .shaderFloat16 = c->use_fp16_gemm ? VK_TRUE : VK_FALSE};
     VkPhysicalDeviceFeatures2 en = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &en12};
     VkDeviceCreateInfo dci = {
         .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,

@@ -144,9 +144,19 @@ static void gemm_tiles(const jc_vk_ctx *c, uint32_t M, uint32_t mode, uint32_t *
     spec[4] = mode;
 }
 
+/* The fp16-product variant (shaders/gemm_f16.comp) takes the same tiles and
+ * push constants, so the two differ only in the arithmetic and
+ * JC_VULKAN_GEMM_TILE tunes both.  Only inference graphs get it: see
+ * jc_graph_fp16_ok and jc_vk_fp16_allowed_by_env. */
+static int gemm_shader(const jc_vk_ctx *c)
+{
+    return c->use_fp16_gemm && c->graph && jc_graph_fp16_ok(c->graph) ? JC_VK_SH_GEMM_F16 : JC_VK_SH_GEMM;
+}
+
 static jc_status run_gemm(jc_vk_ctx *c, gemm_pc *pc, uint32_t mode, uint32_t batch, const jc_vk_access *acc,
                           int n_acc, jc_error *err)
 {
+    int shader = gemm_shader(c);
     uint32_t spec[5];
     gemm_tiles(c, pc->M, mode, spec);
     uint32_t gx = (pc->N + spec[0] * spec[3] - 1) / (spec[0] * spec[3]);
@@ -156,7 +166,7 @@ static jc_status run_gemm(jc_vk_ctx *c, gemm_pc *pc, uint32_t mode, uint32_t bat
     do {
         pc->r_end = pc->R - pc->r_begin > MAX_LOOP ? pc->r_begin + MAX_LOOP : pc->R;
         pc->accumulate = pc->r_begin > 0;
-        s = jc_vk_dispatch(c, JC_VK_SH_GEMM, spec, 5, pc, sizeof *pc, gx, gy, batch, acc, n_acc, err);
+        s = jc_vk_dispatch(c, shader, spec, 5, pc, sizeof *pc, gx, gy, batch, acc, n_acc, err);
         pc->r_begin = pc->r_end;
     } while (s == JC_OK && pc->r_begin < pc->R);
     return s;
