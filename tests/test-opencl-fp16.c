@@ -10,8 +10,8 @@
  *     fp32 arithmetic.  Its matmuls must also equal, bit for bit, a host
  *     computation of fp16 products summed in fp32 in the kernels' order:
  *     that is what makes the emulation a stand-in for half arithmetic.
- *   - the cl_khr_fp16 half-arithmetic build (the default where the device
- *     advertises cl_khr_fp16), only on such a device.  PoCL has no
+ *   - the cl_khr_fp16 half-arithmetic build (JC_OPENCL_FP16=1; off by
+ *     default), only on a device that advertises cl_khr_fp16.  PoCL has no
  *     cl_khr_fp16, so on the development machines that branch is NOT
  *     tested; the test output says so.  A GPU with cl_khr_fp16 runs it.
  * Skips only when there is no OpenCL driver or device. */
@@ -98,7 +98,7 @@ static void check_exact(const fp16_pair *p, int emulated, jc_rng *rng)
 }
 
 /* Open the backend with JC_OPENCL_GEMM=family and JC_OPENCL_FP16=mode
- * (NULL: unset, the default). */
+ * (NULL: unset, the default: off). */
 static jc_backend *open_with(const char *family, const char *mode)
 {
     setenv("JC_OPENCL_GEMM", family, 1);
@@ -136,7 +136,7 @@ int main(void)
     jc_rng rng;
     jc_rng_seed(&rng, 1617);
     /* the half build where the device can run it, the emulation always */
-    static const char *const modes[] = {NULL, "emulate"};
+    static const char *const modes[] = {"1", "emulate"};
     static const char *const families[] = {"vec", "tiled"};
     for (int m = info.fp16 ? 0 : 1; m < 2; m++)
         for (int f = 0; f < 2; f++) {
@@ -145,13 +145,17 @@ int main(void)
             jc_backend_device_info(on, &ion);
             jc_backend_device_info(off, &ioff);
             char label[64];
-            snprintf(label, sizeof label, "opencl %s %s", families[f], modes[m] ? "emulated" : "cl_khr_fp16");
-            tap_ok(ion.fp16_gemm == 1, "%s: device reports the fp16 GEMM on (JC_OPENCL_FP16 %s)", label,
-                   modes[m] ? modes[m] : "unset");
+            snprintf(label, sizeof label, "opencl %s %s", families[f], m ? "emulated" : "cl_khr_fp16");
+            tap_ok(ion.fp16_gemm == 1, "%s: device reports the fp16 GEMM on (JC_OPENCL_FP16=%s)", label, modes[m]);
             tap_ok(ioff.fp16_gemm == 0, "%s: JC_OPENCL_FP16=0: device reports it off", label);
+            jc_backend *dflt = open_with(families[f], NULL);
+            jc_device_info idflt;
+            jc_backend_device_info(dflt, &idflt);
+            jc_backend_free(dflt);
+            tap_ok(idflt.fp16_gemm == 0, "%s: JC_OPENCL_FP16 unset: off by default", label);
             fp16_pair pair = {label, "JC_OPENCL_FP16=0", on, off};
             fp16_check_all(cpu, &pair, &rng);
-            check_exact(&pair, modes[m] != NULL, &rng);
+            check_exact(&pair, m == 1, &rng);
             jc_backend_free(off);
             jc_backend_free(on);
         }

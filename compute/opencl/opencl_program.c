@@ -203,7 +203,7 @@ static jc_status build_fp16(jc_cl_ctx *c, const char *base_options, jc_error *er
     jc_status s = build_program(c, lines, n, options,
                                 c->fp16_mode == JC_CL_FP16_EMULATE
                                     ? "fp16 GEMM kernel (emulated, JC_OPENCL_FP16=emulate)"
-                                    : "fp16 GEMM kernel (cl_khr_fp16; JC_OPENCL_FP16=0 runs without it)",
+                                    : "fp16 GEMM kernel (cl_khr_fp16, JC_OPENCL_FP16=1; unset it to run without)",
                                 &c->program_f16, err);
     free(lines);
     for (size_t i = 0; s == JC_OK && i < sizeof gemm_kernels / sizeof gemm_kernels[0]; i++) {
