@@ -230,7 +230,8 @@ int jt_bench_ops(int argc, char **argv)
                    "Measures each device's peak (FMA throughput, memory bandwidth, dispatch latency),\n"
                    "then every kind of operation in GFLOP/s or GB/s and as a percentage of the peak\n"
                    "that bounds it, on every chosen backend side by side.  GEMM rows also run with\n"
-                   "fp16 products where the backend has that path (Vulkan with shaderFloat16).\n");
+                   "fp16 products where the backend has that path (Vulkan with shaderFloat16, OpenCL\n"
+                   "with cl_khr_fp16).\n");
             return 0;
         } else if (!strcmp(argv[i], "--backend") && i + 1 < argc) {
             which = argv[++i];
@@ -313,7 +314,8 @@ int jt_bench_ops(int argc, char **argv)
     }
     printf("(percentages of the device's own measured peak: FMA for compute-bound operations, bandwidth for\n"
            " memory-bound ones; best of 3 rounds of >= %.2f s.  Rows without \"fp16\" run fp32 everywhere;\n"
-           " fp16 rows (Vulkan with shaderFloat16 unless JC_VULKAN_FP16=0) are against the fp32 FMA peak)\n",
+           " fp16 rows (Vulkan with shaderFloat16 unless JC_VULKAN_FP16=0, OpenCL with cl_khr_fp16 and\n"
+           " JC_OPENCL_FP16=1) are against the fp32 FMA peak)\n",
            min_time);
     for (int b = 0; b < n_be; b++)
         jc_backend_free(bes[b]);

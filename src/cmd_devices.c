@@ -5,6 +5,24 @@
 #include "cli.h"
 #include "jc.h"
 
+/* Only the backends that have an fp16 GEMM path say whether it is on, for
+ * devices that could run it (or run it without fp16: OpenCL's emulation). */
+static void fp16_gemm_line(const char *backend, const jc_device_info *in)
+{
+    const char *sw = !strcmp(backend, "vulkan")   ? "JC_VULKAN_FP16"
+                     : !strcmp(backend, "opencl") ? "JC_OPENCL_FP16"
+                                                  : NULL;
+    if (!sw || !(in->fp16 || in->fp16_gemm))
+        return;
+    printf("           fp16 GEMM in inference graphs: ");
+    if (!in->fp16_gemm)
+        printf(!strcmp(backend, "opencl") ? "off (%s=1 turns it on)\n" : "off (%s=0)\n", sw);
+    else if (!in->fp16)
+        printf("on, emulated in fp32 arithmetic (%s=emulate: a test mode, slower than fp32)\n", sw);
+    else
+        printf("on (%s=0 turns it off)\n", sw);
+}
+
 int jt_cmd_devices(int argc, char **argv)
 {
     int as_json = 0;
@@ -13,8 +31,9 @@ int jt_cmd_devices(int argc, char **argv)
             printf("usage: jepatok devices [--json]\n"
                    "Lists every device of every compute backend built in (cpu, opencl, vulkan): name,\n"
                    "vendor, driver, memory, compute units, fp16, subgroup size, cooperative matrix,\n"
-                   "and whether inference GEMMs use fp16 products (Vulkan devices with fp16, unless\n"
-                   "JC_VULKAN_FP16=0; training always runs fp32).\n"
+                   "and whether inference GEMMs use fp16 products (Vulkan devices with fp16 and OpenCL\n"
+                   "devices with cl_khr_fp16: by default on Vulkan unless JC_VULKAN_FP16=0, on OpenCL\n"
+                   "only with JC_OPENCL_FP16=1; training always runs fp32).\n"
                    "--backend auto picks the first real GPU (Vulkan, then OpenCL), never a CPU driver\n"
                    "such as PoCL or lavapipe; JEPATOK_BACKEND sets the default of every command.\n");
             return 0;
@@ -54,10 +73,7 @@ int jt_cmd_devices(int argc, char **argv)
                        (double)in->memory_bytes / 1073741824.0, in->compute_units,
                        in->is_cpu_driver ? ", runs on the CPU" : "", in->fp16 ? "yes" : "no", in->subgroup_size,
                        in->cooperative_matrix ? "yes" : "no");
-                /* only the backend that has an fp16 path says whether it is on */
-                if (!strcmp(names[b], "vulkan") && in->fp16)
-                    printf("           fp16 GEMM in inference graphs: %s\n",
-                           in->fp16_gemm ? "on (JC_VULKAN_FP16=0 turns it off)" : "off (JC_VULKAN_FP16=0)");
+                fp16_gemm_line(names[b], in);
             }
         }
     }

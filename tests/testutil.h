@@ -10,13 +10,15 @@
 #include "tap.h"
 
 /* The backend under test: JC_TEST_BACKEND (default cpu).  These tests hold
- * every backend to fp32 accuracy, so Vulkan's fp16-product GEMM (used in
- * inference graphs by default) is switched off here; tests/test-vulkan-fp16
- * checks it against its own bound. */
+ * every backend to fp32 accuracy, so the fp16-product GEMMs of Vulkan and
+ * OpenCL (used in inference graphs by default where the device can) are
+ * switched off here; tests/test-vulkan-fp16 and tests/test-opencl-fp16
+ * check them against their own bound. */
 static inline jc_backend *tu_backend(void)
 {
     const char *name = getenv("JC_TEST_BACKEND");
     setenv("JC_VULKAN_FP16", "0", 1);
+    setenv("JC_OPENCL_FP16", "0", 1);
     jc_error err = {0};
     jc_backend *be = jc_backend_open(name ? name : "cpu", NULL, &err);
     if (!be) {

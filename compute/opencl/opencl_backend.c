@@ -6,7 +6,13 @@
  *   JC_OPENCL_GEMM=tiled|vec  matrix-product and convolution kernels: the
  *       local-memory tiled ones (default on GPUs) or the register-blocked
  *       float8 ones (default on CPU drivers such as PoCL, ~5x faster there)
- *   JC_OPENCL_NO_CACHE=1      neither read nor write the program-binary cache */
+ *   JC_OPENCL_NO_CACHE=1      neither read nor write the program-binary cache
+ *   JC_OPENCL_FP16=1          fp16 products summed in fp32 in inference
+ *       graphs' GEMMs where the device offers cl_khr_fp16 (default off; see
+ *       fp16_mode)
+ *   JC_OPENCL_FP16=emulate    fp16 products emulated in fp32 arithmetic on
+ *       any device: the same numbers, slower; so that tests exercise the
+ *       path on drivers without cl_khr_fp16 (PoCL) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +77,25 @@ static int has_extension(const char *list, const char *ext)
     return 0;
 }
 
+/* The fp16-product GEMM for inference graphs, given whether the device
+ * offers cl_khr_fp16.  It only ever serves inference graphs (the codec's
+ * encoder and decoder), where ~1e-3 relative error per product buys up to
+ * twice the arithmetic rate on GPUs with packed fp16 ALUs.  Unlike
+ * Vulkan's, it is OFF unless JC_OPENCL_FP16=1 asks for it: its half
+ * kernels have never run on a device (PoCL, the only OpenCL driver of the
+ * development machines, has no cl_khr_fp16), and an untested kernel must
+ * not be what a user's first GPU run executes.  Turn the default on once
+ * tests/test-opencl-fp16 has passed on GPUs. */
+static int fp16_mode(int has_khr_fp16)
+{
+    const char *v = getenv("JC_OPENCL_FP16");
+    if (v && !strcmp(v, "emulate"))
+        return JC_CL_FP16_EMULATE;
+    if (v && atoi(v) > 0 && has_khr_fp16)
+        return JC_CL_FP16_HALF;
+    return JC_CL_FP16_OFF;
+}
+
 static void fill_info(jc_cl_api *api, device_ref r, jc_device_info *info)
 {
     memset(info, 0, sizeof *info);
@@ -95,6 +120,7 @@ static void fill_info(jc_cl_api *api, device_ref r, jc_device_info *info)
     char ext[8192];
     dev_str(api, r.device, CL_DEVICE_EXTENSIONS, ext, sizeof ext);
     info->fp16 = has_extension(ext, "cl_khr_fp16");
+    info->fp16_gemm = fp16_mode(info->fp16) != JC_CL_FP16_OFF;
     info->subgroup_size = 0;      /* OpenCL 1.2 has no portable query */
     info->cooperative_matrix = 0; /* no such thing in OpenCL C 1.2 */
 }
@@ -311,6 +337,7 @@ jc_backend *jc_opencl_backend_new(const char *options, jc_error *err)
     c->acc_bytes = has_extension(ext, "cl_khr_fp64") ? sizeof(cl_double) : sizeof(cl_float);
     const char *gemm_env = getenv("JC_OPENCL_GEMM");
     c->vec_gemm = gemm_env ? strcmp(gemm_env, "vec") == 0 : c->info.is_cpu_driver;
+    c->fp16_mode = fp16_mode(c->info.fp16);
     cl_ulong max_alloc = 0;
     c->api.clGetDeviceInfo(c->device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof max_alloc, &max_alloc, NULL);
     c->max_alloc = max_alloc;

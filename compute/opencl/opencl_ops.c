@@ -20,6 +20,18 @@ typedef struct {
 
 static kargs args_of(jc_cl_ctx *c, jc_cl_kernel_id id) { return (kargs){c, c->kernels[id], 0, CL_SUCCESS}; }
 
+/* A GEMM kernel: its fp16-product build (kernels/gemm_product.cl) for
+ * inference graphs where that path is on (see jc_graph_fp16_ok and
+ * opencl_backend.c's fp16_mode), else the fp32 one.  Both take the same
+ * arguments and tiles, so they differ only in the arithmetic. */
+static kargs gemm_args_of(jc_cl_ctx *c, jc_cl_kernel_id id)
+{
+    kargs a = args_of(c, id);
+    if (c->fp16_mode != JC_CL_FP16_OFF && c->graph && jc_graph_fp16_ok(c->graph) && c->kernels_f16[id])
+        a.k = c->kernels_f16[id];
+    return a;
+}
+
 static void arg_raw(kargs *a, size_t size, const void *v)
 {
     if (a->err == CL_SUCCESS)
@@ -424,7 +436,7 @@ static cl_int op_matmul(jc_cl_ctx *c, jc_tensor *t)
     int64_t K = ta ? a->shape[a->ndim - 2] : a->shape[a->ndim - 1];
     int64_t batch = jc_tensor_nelem(t) / (M * N);
     jc_cl_kernel_id id = c->vec_gemm ? K_MATMUL_VEC : K_MATMUL;
-    kargs k = args_of(c, id);
+    kargs k = gemm_args_of(c, id);
     arg_t(&k, a);
     arg_ul(&k, a->ndim > 2 ? (uint64_t)(M * K) : 0);
     arg_t(&k, b);
@@ -492,7 +504,8 @@ static cl_int op_conv(jc_cl_ctx *c, jc_tensor *t)
         M = cout, N = cin * taps, batch = G;
         break;
     }
-    kargs k = args_of(c, id);
+    /* the depthwise kernels are direct loops, no GEMM: always fp32 */
+    kargs k = dw ? args_of(c, id) : gemm_args_of(c, id);
     if (t->op == JC_OP_CONV1D_BWD_WEIGHT) {
         arg_t(&k, x);
         arg_t(&k, y);

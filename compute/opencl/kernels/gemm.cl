@@ -8,7 +8,12 @@
  * (strided, so neighbouring items read neighbouring local-memory words).
  * The K loop stages TK-deep slices of A and B in local memory; the row
  * pitch TS + 1 keeps column-wise stores free of bank conflicts.  Edges are
- * zero-filled on load and masked on store, so any size works. */
+ * zero-filled on load and masked on store, so any size works.
+ *
+ * Operands are staged as GEMM_OPERAND and multiplied with GEMM_MAC
+ * (gemm_product.cl, which precedes this file): fp32 and fma normally,
+ * fp16 products in the fp16 build of these kernels; the accumulators are
+ * fp32 either way. */
 #define TS 64
 #define TK 16
 #define LW 16
@@ -16,17 +21,17 @@
 #define TSP (TS + 1)
 #define LOADS (TS * TK / (LW * LW))
 
-void mac_tile(__local const float *As, __local const float *Bs, float *acc, int lx, int ly)
+void mac_tile(__local const GEMM_OPERAND *As, __local const GEMM_OPERAND *Bs, float *acc, int lx, int ly)
 {
     for (int kk = 0; kk < TK; kk++) {
-        float a[RB], b[RB];
+        GEMM_OPERAND a[RB], b[RB];
         for (int i = 0; i < RB; i++)
             a[i] = As[kk * TSP + ly + LW * i];
         for (int j = 0; j < RB; j++)
             b[j] = Bs[kk * TSP + lx + LW * j];
         for (int i = 0; i < RB; i++)
             for (int j = 0; j < RB; j++)
-                acc[i * RB + j] = fma(a[i], b[j], acc[i * RB + j]);
+                acc[i * RB + j] = GEMM_MAC(acc[i * RB + j], a[i], b[j]);
     }
 }
 
@@ -36,7 +41,7 @@ __kernel __attribute__((reqd_work_group_size(LW, LW, 1))) void
 matmul(__global const float *A, ulong aoff, ulong a_step, __global const float *B, ulong boff, ulong b_step,
        __global float *C, ulong coff, int M, int N, int K, int ta, int tb)
 {
-    __local float As[TK * TSP], Bs[TK * TSP];
+    __local GEMM_OPERAND As[TK * TSP], Bs[TK * TSP];
     int lx = get_local_id(0), ly = get_local_id(1), tid = ly * LW + lx;
     int n0 = get_group_id(0) * TS, m0 = get_group_id(1) * TS;
     ulong z = get_global_id(2);
@@ -59,7 +64,7 @@ matmul(__global const float *A, ulong aoff, ulong a_step, __global const float *
                 mm = idx / TK;
             }
             int m = m0 + mm, k = k0 + kk;
-            As[kk * TSP + mm] = (m < M && k < K) ? A[ta ? (ulong)k * lda + m : (ulong)m * lda + k] : 0.0f;
+            As[kk * TSP + mm] = TO_OPERAND((m < M && k < K) ? A[ta ? (ulong)k * lda + m : (ulong)m * lda + k] : 0.0f);
             if (tb) {
                 kk = idx % TK;
                 nn = idx / TK;
@@ -69,7 +74,7 @@ matmul(__global const float *A, ulong aoff, ulong a_step, __global const float *
             }
             int n = n0 + nn;
             k = k0 + kk;
-            Bs[kk * TSP + nn] = (n < N && k < K) ? B[tb ? (ulong)n * ldb + k : (ulong)k * ldb + n] : 0.0f;
+            Bs[kk * TSP + nn] = TO_OPERAND((n < N && k < K) ? B[tb ? (ulong)n * ldb + k : (ulong)k * ldb + n] : 0.0f);
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         mac_tile(As, Bs, acc, lx, ly);
@@ -95,7 +100,7 @@ __kernel __attribute__((reqd_work_group_size(LW, LW, 1))) void
 conv_fwd(__global const float *x, ulong xoff, __global const float *w, ulong woff, __global const float *bias,
          ulong boff, int has_bias, __global float *y, ulong yoff, CONV_ARGS)
 {
-    __local float As[TK * TSP], Bs[TK * TSP];
+    __local GEMM_OPERAND As[TK * TSP], Bs[TK * TSP];
     int lx = get_local_id(0), ly = get_local_id(1), tid = ly * LW + lx;
     int n0 = get_group_id(0) * TS, m0 = get_group_id(1) * TS;
     int z = get_global_id(2), b = z / G, g = z % G;
@@ -110,7 +115,7 @@ conv_fwd(__global const float *x, ulong xoff, __global const float *w, ulong wof
         for (int l = 0; l < LOADS; l++) {
             int idx = tid + l * LW * LW;
             int kk = idx % TK, mm = idx / TK, m = m0 + mm, k = k0 + kk;
-            As[kk * TSP + mm] = (m < M && k < K) ? wg[(ulong)m * rows + k] : 0.0f;
+            As[kk * TSP + mm] = TO_OPERAND((m < M && k < K) ? wg[(ulong)m * rows + k] : 0.0f);
             int nn = idx % TS, n = n0 + nn;
             kk = idx / TS;
             k = k0 + kk;
@@ -121,7 +126,7 @@ conv_fwd(__global const float *x, ulong xoff, __global const float *w, ulong wof
                 if (ti >= 0 && ti < Tin)
                     v = xg[(ulong)ci * Tin + ti];
             }
-            Bs[kk * TSP + nn] = v;
+            Bs[kk * TSP + nn] = TO_OPERAND(v);
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         mac_tile(As, Bs, acc, lx, ly);
@@ -146,7 +151,7 @@ __kernel __attribute__((reqd_work_group_size(LW, LW, 1))) void
 conv_bwd_input(__global const float *dy, ulong dyoff, __global const float *w, ulong woff, __global const float *bias,
                ulong boff, int has_bias, __global float *dx, ulong dxoff, CONV_ARGS)
 {
-    __local float As[TK * TSP], Bs[TK * TSP];
+    __local GEMM_OPERAND As[TK * TSP], Bs[TK * TSP];
     int lx = get_local_id(0), ly = get_local_id(1), tid = ly * LW + lx;
     int n0 = get_group_id(0) * TS, m0 = get_group_id(1) * TS;
     int z = get_global_id(2), b = z / G, g = z % G;
@@ -166,7 +171,7 @@ conv_bwd_input(__global const float *dy, ulong dyoff, __global const float *w, u
                 int co = k / Kw, tap = k - co * Kw;
                 v = wg[((ulong)co * cin + m) * Kw + tap];
             }
-            As[kk * TSP + mm] = v;
+            As[kk * TSP + mm] = TO_OPERAND(v);
             int nn = idx % TS, n = n0 + nn;
             kk = idx / TS;
             k = k0 + kk;
@@ -177,7 +182,7 @@ conv_bwd_input(__global const float *dy, ulong dyoff, __global const float *w, u
                 if (num >= 0 && num % stride == 0 && num / stride < Tout)
                     v = dyg[(ulong)co * Tout + num / stride];
             }
-            Bs[kk * TSP + nn] = v;
+            Bs[kk * TSP + nn] = TO_OPERAND(v);
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         mac_tile(As, Bs, acc, lx, ly);
@@ -201,7 +206,7 @@ __kernel __attribute__((reqd_work_group_size(LW, LW, 1))) void
 conv_bwd_weight(__global const float *x, ulong xoff, __global const float *dy, ulong dyoff, __global float *dw,
                 ulong dwoff, int B, CONV_ARGS)
 {
-    __local float As[TK * TSP], Bs[TK * TSP];
+    __local GEMM_OPERAND As[TK * TSP], Bs[TK * TSP];
     int lx = get_local_id(0), ly = get_local_id(1), tid = ly * LW + lx;
     int n0 = get_group_id(0) * TS, m0 = get_group_id(1) * TS;
     int g = get_global_id(2);
@@ -220,7 +225,7 @@ conv_bwd_weight(__global const float *x, ulong xoff, __global const float *dy, u
                 int b = k / Tout, t = k - b * Tout;
                 v = dy[dyoff + ((ulong)b * Cout + (ulong)g * cout + m) * Tout + t];
             }
-            As[kk * TSP + mm] = v;
+            As[kk * TSP + mm] = TO_OPERAND(v);
             int nn = mm, n = n0 + nn;
             v = 0.0f;
             if (n < N && k < K) {
@@ -230,7 +235,7 @@ conv_bwd_weight(__global const float *x, ulong xoff, __global const float *dy, u
                 if (ti >= 0 && ti < Tin)
                     v = x[xoff + ((ulong)b * Cin + (ulong)g * cin + ci) * Tin + ti];
             }
-            Bs[kk * TSP + nn] = v;
+            Bs[kk * TSP + nn] = TO_OPERAND(v);
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         mac_tile(As, Bs, acc, lx, ly);

@@ -4,8 +4,9 @@
  * of gemm.cl runs slowly there.  Here each item owns a VR x 8 block of C in
  * float8 registers and streams A and B from global memory (the CPU's caches
  * do the tiling); explicit vectors make the SIMD independent of whether the
- * driver vectorises across work items.  CONV_ARGS comes from gemm.cl,
- * which precedes this file in the program. */
+ * driver vectorises across work items.  CONV_ARGS comes from gemm.cl and
+ * the operand type and multiply-accumulate (GEMM_OPERAND8, GEMM_MAC8) from
+ * gemm_product.cl, which precede this file in the program. */
 #define VR 8
 
 __kernel void matmul_vec(__global const float *A, ulong aoff, ulong a_step, __global const float *B, ulong boff,
@@ -29,18 +30,18 @@ __kernel void matmul_vec(__global const float *A, ulong aoff, ulong a_step, __gl
         acc[i] = (float8)(0.0f);
     if (!tb && n0 + 8 <= N) {
         for (int k = 0; k < K; k++) {
-            float8 b = vload8(0, B + (ulong)k * ldb + n0);
+            GEMM_OPERAND8 b = TO_OPERAND8(vload8(0, B + (ulong)k * ldb + n0));
             for (int i = 0; i < VR; i++)
-                acc[i] = fma((float8)(arow[i][k * astep]), b, acc[i]);
+                acc[i] = GEMM_MAC8(acc[i], (GEMM_OPERAND8)(TO_OPERAND(arow[i][k * astep])), b);
         }
     } else {
         for (int k = 0; k < K; k++) {
             float t[8];
             for (int j = 0; j < 8; j++)
                 t[j] = n0 + j < N ? B[tb ? (ulong)(n0 + j) * ldb + k : (ulong)k * ldb + n0 + j] : 0.0f;
-            float8 b = vload8(0, t);
+            GEMM_OPERAND8 b = TO_OPERAND8(vload8(0, t));
             for (int i = 0; i < VR; i++)
-                acc[i] = fma((float8)(arow[i][k * astep]), b, acc[i]);
+                acc[i] = GEMM_MAC8(acc[i], (GEMM_OPERAND8)(TO_OPERAND(arow[i][k * astep])), b);
         }
     }
     for (int i = 0; i < VR && m0 + i < M; i++) {
@@ -106,10 +107,10 @@ __kernel void conv_fwd_vec(__global const float *x, ulong xoff, __global const f
         acc[i] = (float8)(0.0f);
     for (int ci = 0; ci < cin; ci++)
         for (int tap = 0; tap < Kw; tap++) {
-            float8 v = load_row8(xg + (ulong)ci * Tin, n0 * stride - pad + tap * dil, stride, Tin);
+            GEMM_OPERAND8 v = TO_OPERAND8(load_row8(xg + (ulong)ci * Tin, n0 * stride - pad + tap * dil, stride, Tin));
             int r = ci * Kw + tap;
             for (int i = 0; i < VR; i++)
-                acc[i] = fma((float8)(wrow[i][r]), v, acc[i]);
+                acc[i] = GEMM_MAC8(acc[i], (GEMM_OPERAND8)(TO_OPERAND(wrow[i][r])), v);
         }
     store_rows8(y + yoff + ((ulong)b * Cout + (ulong)g * cout) * Tout, Tout, m0, cout, n0, Tout, acc,
                 bias + boff + g * cout, has_bias);
@@ -138,10 +139,10 @@ __kernel void conv_bwd_input_vec(__global const float *dy, ulong dyoff, __global
     if (stride == 1) {
         for (int co = 0; co < cout; co++)
             for (int tap = 0; tap < Kw; tap++) {
-                float8 v = load_row8(dyg + (ulong)co * Tout, n0 + pad - tap * dil, 1, Tout);
+                GEMM_OPERAND8 v = TO_OPERAND8(load_row8(dyg + (ulong)co * Tout, n0 + pad - tap * dil, 1, Tout));
                 __global const float *wc = wg + ((ulong)co * cin) * Kw + tap;
                 for (int i = 0; i < VR; i++)
-                    acc[i] = fma((float8)(wc[wi[i]]), v, acc[i]);
+                    acc[i] = GEMM_MAC8(acc[i], (GEMM_OPERAND8)(TO_OPERAND(wc[wi[i]])), v);
             }
     } else {
         for (int co = 0; co < cout; co++)
@@ -152,10 +153,10 @@ __kernel void conv_bwd_input_vec(__global const float *dy, ulong dyoff, __global
                     int num = n0 + j + pad - tap * dil;
                     t[j] = num >= 0 && num % stride == 0 && num / stride < Tout ? row[num / stride] : 0.0f;
                 }
-                float8 v = vload8(0, t);
+                GEMM_OPERAND8 v = TO_OPERAND8(vload8(0, t));
                 __global const float *wc = wg + ((ulong)co * cin) * Kw + tap;
                 for (int i = 0; i < VR; i++)
-                    acc[i] = fma((float8)(wc[wi[i]]), v, acc[i]);
+                    acc[i] = GEMM_MAC8(acc[i], (GEMM_OPERAND8)(TO_OPERAND(wc[wi[i]])), v);
             }
     }
     store_rows8(dx + dxoff + ((ulong)b * Cin + (ulong)g * cin) * Tin, Tin, m0, cin, n0, Tin, acc,
@@ -186,16 +187,16 @@ __kernel void conv_bwd_weight_vec(__global const float *x, ulong xoff, __global 
         __global const float *dyb = dy + dyoff + ((ulong)b * Cout + (ulong)g * cout) * Tout;
         __global const float *xb = x + xoff + ((ulong)b * Cin + (ulong)g * cin) * Tin;
         for (int t0 = 0; t0 < Tout; t0 += 8) {
-            float8 d[WB], v[WB];
+            GEMM_OPERAND8 d[WB], v[WB];
             for (int i = 0; i < WB; i++)
-                d[i] = load_row8(dyb + (ulong)(m0 + i < cout ? m0 + i : m0) * Tout, t0, 1, Tout);
+                d[i] = TO_OPERAND8(load_row8(dyb + (ulong)(m0 + i < cout ? m0 + i : m0) * Tout, t0, 1, Tout));
             for (int j = 0; j < WB; j++) {
                 /* steps past Tout have d = 0, so whatever x holds there is harmless */
-                v[j] = load_row8(xb + (ulong)ci[j] * Tin, t0 * stride - pad + tap[j] * dil, stride, Tin);
+                v[j] = TO_OPERAND8(load_row8(xb + (ulong)ci[j] * Tin, t0 * stride - pad + tap[j] * dil, stride, Tin));
             }
             for (int i = 0; i < WB; i++)
                 for (int j = 0; j < WB; j++)
-                    acc[i * WB + j] = fma(d[i], v[j], acc[i * WB + j]);
+                    acc[i * WB + j] = GEMM_MAC8(acc[i * WB + j], d[i], v[j]);
         }
     }
     __global float *dwg = dw + dwoff + (ulong)g * cout * rows;
