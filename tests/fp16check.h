@@ -123,24 +123,9 @@ static inline int fp16_run(jc_backend *be, const fp16_case *c, float **in_data, 
     jc_tensor *y = s == JC_OK ? fp16_build(g, p, c->which) : NULL;
     jc_tensor *gt[3] = {0};
     if (s == JC_OK)
-        s = jc_graph_status(g, &err);
+        s = tu_run_with_grads(g, y, r, training, p, c->n_in, gt, &err);
     if (s == JC_OK) {
-        jc_graph_output(g, y);
         out->n = jc_tensor_nelem(y);
-        if (training) {
-            int64_t shape[4] = {jc_tensor_dim(y, 0), jc_tensor_dim(y, 1), jc_tensor_dim(y, 2), jc_tensor_dim(y, 3)};
-            jc_tensor *rt = jc_constant(g, "R", jc_tensor_ndim(y), shape, r);
-            s = jc_backward(g, jc_sum_all(g, jc_mul(g, y, rt)), &err);
-            for (int i = 0; s == JC_OK && i < c->n_in; i++)
-                if ((gt[i] = jc_grad(g, p[i])) != NULL)
-                    jc_graph_output(g, gt[i]);
-        }
-    }
-    if (s == JC_OK)
-        s = jc_graph_build(g, &err);
-    if (s == JC_OK)
-        s = jc_graph_compute(g, &err);
-    if (s == JC_OK) {
         out->y = malloc((size_t)out->n * sizeof *out->y);
         s = jc_tensor_get(y, out->y, &err);
         for (int i = 0; s == JC_OK && i < c->n_in; i++) {

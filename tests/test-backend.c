@@ -67,24 +67,9 @@ static int run_case(jc_backend *be, const op_case *c, build_fn build, float **in
     jc_graph_set_seed(g, 42);
     jc_tensor *y = build(g, p, c->which);
     jc_tensor *grad_t[MAXIN] = {0};
-    jc_status s = jc_graph_status(g, &err);
+    jc_status s = tu_run_with_grads(g, y, r, !c->no_grad, p, c->n, grad_t, &err);
     if (s == JC_OK) {
-        jc_graph_output(g, y);
         *out_n = jc_tensor_nelem(y);
-        if (!c->no_grad) {
-            int64_t shape[4] = {jc_tensor_dim(y, 0), jc_tensor_dim(y, 1), jc_tensor_dim(y, 2), jc_tensor_dim(y, 3)};
-            jc_tensor *rt = jc_constant(g, "R", jc_tensor_ndim(y), shape, r);
-            s = jc_backward(g, jc_sum_all(g, jc_mul(g, y, rt)), &err);
-            for (int i = 0; s == JC_OK && i < c->n; i++)
-                if ((grad_t[i] = jc_grad(g, p[i])) != NULL)
-                    jc_graph_output(g, grad_t[i]);
-        }
-    }
-    if (s == JC_OK)
-        s = jc_graph_build(g, &err);
-    if (s == JC_OK)
-        s = jc_graph_compute(g, &err);
-    if (s == JC_OK) {
         *out = malloc((size_t)*out_n * sizeof **out);
         s = jc_tensor_get(y, *out, &err);
         for (int i = 0; s == JC_OK && i < c->n; i++) {

@@ -58,6 +58,32 @@ static inline double tu_rel_err(const float *a, const double *ref, int64_t n)
     return m / (1.0 + scale);
 }
 
+/* Run g with y as its output and, where with_grad, the backward of
+ * sum(y * r) (r: weights shaped like y, so each output element carries its
+ * own) with the gradients of p[0..n-1] as outputs too: grads[i], NULL for
+ * an input the result does not depend on.  Stops at g's first error. */
+static inline jc_status tu_run_with_grads(jc_graph *g, jc_tensor *y, const float *r, int with_grad,
+                                          jc_tensor *const *p, int n, jc_tensor **grads, jc_error *err)
+{
+    jc_status s = jc_graph_status(g, err);
+    if (s == JC_OK) {
+        jc_graph_output(g, y);
+        if (with_grad) {
+            int64_t shape[4] = {jc_tensor_dim(y, 0), jc_tensor_dim(y, 1), jc_tensor_dim(y, 2), jc_tensor_dim(y, 3)};
+            jc_tensor *rt = jc_constant(g, "R", jc_tensor_ndim(y), shape, r);
+            s = jc_backward(g, jc_sum_all(g, jc_mul(g, y, rt)), err);
+            for (int i = 0; s == JC_OK && i < n; i++)
+                if ((grads[i] = jc_grad(g, p[i])) != NULL)
+                    jc_graph_output(g, grads[i]);
+        }
+    }
+    if (s == JC_OK)
+        s = jc_graph_build(g, err);
+    if (s == JC_OK)
+        s = jc_graph_compute(g, err);
+    return s;
+}
+
 static inline void tu_check(jc_status s, const jc_error *err, const char *what)
 {
     if (s != JC_OK) {
