@@ -55,20 +55,6 @@ typedef struct {
     jc_backend *on, *off;
 } fp16_pair;
 
-/* sum (a-b)^2 / sum b^2 */
-static inline double fp16_nmse(const float *a, const float *b, int64_t n)
-{
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double d = (double)a[i] - b[i];
-        num += d * d;
-        den += (double)b[i] * b[i];
-    }
-    if (!(num == num))
-        return INFINITY;
-    return den > 0 ? num / den : num;
-}
-
 static inline jc_tensor *fp16_build(jc_graph *g, jc_tensor **in, int which)
 {
     switch (which) {
@@ -164,8 +150,8 @@ static inline void fp16_check_case(jc_backend *cpu, const fp16_pair *p, const fp
         tap_ok(0, "%s %s: run (%s)", p->label, c->name, msg);
         goto done;
     }
-    double e16 = fp16_nmse(f16.y, ref.y, ref.n), e32 = fp16_nmse(f32.y, ref.y, ref.n);
-    double d = fp16_nmse(f16.y, f32.y, ref.n);
+    double e16 = tu_nmse(f16.y, ref.y, ref.n), e32 = tu_nmse(f32.y, ref.y, ref.n);
+    double d = tu_nmse(f16.y, f32.y, ref.n);
     tap_ok(f16.n == ref.n && e16 <= FP16_TOL, "%s %s: fp16 vs CPU nmse %.2e <= %.2e", p->label, c->name, e16, FP16_TOL);
     tap_ok(f32.n == ref.n && e32 <= FP16_TOL_FP32, "%s %s: fp32 (graph not allowing fp16) vs CPU nmse %.2e <= %.0e",
            p->label, c->name, e32, FP16_TOL_FP32);

@@ -19,20 +19,6 @@ static const char *bname;
 static jc_backend *cpu, *dev;
 static jc_rng rng;
 
-/* normalised mean squared error: sum (a-b)^2 / sum b^2 */
-static double nmse(const float *a, const float *b, int64_t n)
-{
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double d = (double)a[i] - b[i];
-        num += d * d;
-        den += (double)b[i] * b[i];
-    }
-    if (!(num == num))
-        return INFINITY;
-    return den > 0 ? num / den : num;
-}
-
 typedef jc_tensor *(*build_fn)(jc_graph *g, jc_tensor **in, int which);
 
 typedef struct {
@@ -115,7 +101,7 @@ static void compare_case(const op_case *c, build_fn build, double tol)
         tap_ok(0, "%s %s forward (%s)", bname, c->name, msg);
         goto done;
     }
-    double e = nmse(got, ref, n_ref);
+    double e = tu_nmse(got, ref, n_ref);
     tap_ok(n_got == n_ref && e <= tol, "%s %s forward (nmse %.1e)", bname, c->name, e);
     if (!c->no_grad) {
         double worst = 0;
@@ -125,7 +111,7 @@ static void compare_case(const op_case *c, build_fn build, double tol)
                 missing += (gref[i] != NULL) != (ggot[i] != NULL);
                 continue;
             }
-            double ge = nmse(ggot[i], gref[i], tu_numel(c->ndim[i], c->shape[i]));
+            double ge = tu_nmse(ggot[i], gref[i], tu_numel(c->ndim[i], c->shape[i]));
             if (!(ge <= worst))
                 worst = ge;
         }

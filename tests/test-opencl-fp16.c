@@ -81,7 +81,7 @@ static void check_exact(const fp16_pair *p, int emulated, jc_rng *rng)
             int64_t differ = 0;
             for (int64_t j = 0; j < got.n; j++)
                 differ += memcmp(&got.y[j], &want[j], sizeof *want) != 0;
-            double e = fp16_nmse(got.y, want, got.n);
+            double e = tu_nmse(got.y, want, got.n);
             if (emulated)
                 tap_ok(differ == 0,
                        "%s %s: equals the host's fp16 products summed in fp32, bit for bit (%lld of %lld differ)",

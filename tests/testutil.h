@@ -84,6 +84,21 @@ static inline jc_status tu_run_with_grads(jc_graph *g, jc_tensor *y, const float
     return s;
 }
 
+/* Normalised mean squared error: sum (a-b)^2 / sum b^2 (infinite if a
+ * holds a NaN). */
+static inline double tu_nmse(const float *a, const float *b, int64_t n)
+{
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = (double)a[i] - b[i];
+        num += d * d;
+        den += (double)b[i] * b[i];
+    }
+    if (!(num == num))
+        return INFINITY;
+    return den > 0 ? num / den : num;
+}
+
 static inline void tu_check(jc_status s, const jc_error *err, const char *what)
 {
     if (s != JC_OK) {
