@@ -16,7 +16,7 @@ static void fp16_gemm_line(const char *backend, const jc_device_info *in)
         return;
     printf("           fp16 GEMM in inference graphs: ");
     if (!in->fp16_gemm)
-        printf(!strcmp(backend, "opencl") ? "off (%s=1 turns it on)\n" : "off (%s=0)\n", sw);
+        printf(!strcmp(backend, "opencl") || in->is_cpu_driver ? "off (%s=1 turns it on)\n" : "off (%s=0)\n", sw);
     else if (!in->fp16)
         printf("on, emulated in fp32 arithmetic (%s=emulate: a test mode, slower than fp32)\n", sw);
     else
@@ -32,8 +32,8 @@ int jt_cmd_devices(int argc, char **argv)
                    "Lists every device of every compute backend built in (cpu, opencl, vulkan): name,\n"
                    "vendor, driver, memory, compute units, fp16, subgroup size, cooperative matrix,\n"
                    "and whether inference GEMMs use fp16 products (Vulkan devices with fp16 and OpenCL\n"
-                   "devices with cl_khr_fp16: by default on Vulkan unless JC_VULKAN_FP16=0, on OpenCL\n"
-                   "only with JC_OPENCL_FP16=1; training always runs fp32).\n"
+                   "devices with cl_khr_fp16: by default on Vulkan GPUs unless JC_VULKAN_FP16=0, on\n"
+                   "Vulkan CPU drivers and on OpenCL only with =1; training always runs fp32).\n"
                    "--backend auto picks the first real GPU (Vulkan, then OpenCL), never a CPU driver\n"
                    "such as PoCL or lavapipe; JEPATOK_BACKEND sets the default of every command.\n");
             return 0;

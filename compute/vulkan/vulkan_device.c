@@ -92,15 +92,20 @@ static int has_extension(jc_vk_fns *f, VkPhysicalDevice pd, const char *name)
     return found;
 }
 
-/* On by default where the device can: the graphs that may use it are
+/* On by default on GPUs that can: the graphs that may use it are
  * inference graphs (the codec's encoder and decoder), where fp16 products
  * cost ~1e-3 relative error per product against up to twice the arithmetic
- * rate on GPUs with packed fp16 ALUs.  JC_VULKAN_FP16=0 is the way back to
- * bit-exact fp32 results. */
-int jc_vk_fp16_allowed_by_env(void)
+ * rate on GPUs with packed fp16 ALUs.  Off by default on CPU drivers
+ * (lavapipe), which emulate fp16 and run it at 0.7-0.8x the fp32 rate
+ * (BENCHMARKS.md): less accurate and slower buys nothing.  JC_VULKAN_FP16=0
+ * is the way back to bit-exact fp32 results, =1 turns it on anyway (how the
+ * tests exercise it on lavapipe). */
+int jc_vk_fp16_allowed_by_env(int is_cpu_driver)
 {
     const char *v = getenv("JC_VULKAN_FP16");
-    return !v || !v[0] || atoi(v) > 0;
+    if (!v || !v[0])
+        return !is_cpu_driver;
+    return atoi(v) > 0;
 }
 
 void jc_vk_fill_info(jc_vk_fns *f, VkPhysicalDevice pd, jc_device_info *info)
@@ -135,7 +140,7 @@ void jc_vk_fill_info(jc_vk_fns *f, VkPhysicalDevice pd, jc_device_info *info)
     info->compute_units = 0; /* core Vulkan has no portable query */
     info->is_cpu_driver = p2.properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
     info->fp16 = f16.shaderFloat16 ? 1 : 0;
-    info->fp16_gemm = info->fp16 && jc_vk_fp16_allowed_by_env();
+    info->fp16_gemm = info->fp16 && jc_vk_fp16_allowed_by_env(info->is_cpu_driver);
     info->subgroup_size = (int)sg.subgroupSize;
     info->cooperative_matrix = has_extension(f, pd, "VK_KHR_cooperative_matrix");
 }

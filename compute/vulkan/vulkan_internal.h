@@ -159,7 +159,7 @@ typedef struct {
 jc_status jc_vk_create_instance(jc_vk_fns *f, int validate, VkInstance *out, jc_error *err);
 void jc_vk_fill_info(jc_vk_fns *f, VkPhysicalDevice pd, jc_device_info *info);
 /* JC_VULKAN_FP16 is unset, empty or a positive number: the fp16 GEMM may be used. */
-int jc_vk_fp16_allowed_by_env(void);
+int jc_vk_fp16_allowed_by_env(int is_cpu_driver);
 jc_status jc_vk_open_device(jc_vk_ctx *c, int index, jc_error *err);
 void jc_vk_close_device(jc_vk_ctx *c);
 /* Error from a failed Vulkan call, naming the device and the cause. */
