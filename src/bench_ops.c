@@ -230,8 +230,7 @@ int jt_bench_ops(int argc, char **argv)
                    "Measures each device's peak (FMA throughput, memory bandwidth, dispatch latency),\n"
                    "then every kind of operation in GFLOP/s or GB/s and as a percentage of the peak\n"
                    "that bounds it, on every chosen backend side by side.  GEMM rows also run with\n"
-                   "fp16 products where the backend has that path (Vulkan with shaderFloat16, OpenCL\n"
-                   "with cl_khr_fp16).\n");
+                   "fp16 products where that path is on (`jepatok devices` says where).\n");
             return 0;
         } else if (!strcmp(argv[i], "--backend") && i + 1 < argc) {
             which = argv[++i];

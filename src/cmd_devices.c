@@ -16,7 +16,7 @@ static void fp16_gemm_line(const char *backend, const jc_device_info *in)
         return;
     printf("           fp16 GEMM in inference graphs: ");
     if (!in->fp16_gemm)
-        printf(!strcmp(backend, "opencl") || in->is_cpu_driver ? "off (%s=1 turns it on)\n" : "off (%s=0)\n", sw);
+        printf("off (%s=1 turns it on)\n", sw);
     else if (!in->fp16)
         printf("on, emulated in fp32 arithmetic (%s=emulate: a test mode, slower than fp32)\n", sw);
     else

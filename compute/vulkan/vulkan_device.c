@@ -310,11 +310,10 @@ jc_status jc_vk_open_device(jc_vk_ctx *c, int index, jc_error *err)
     };
     /* shaderFloat16 only when the fp16 GEMM will run: a device created
      * without it must never be given the gemm_f16 module */
-    c->use_fp16_gemm = c->info.fp16_gemm && f12.shaderFloat16;
-    c->info.fp16_gemm = c->use_fp16_gemm;
+    c->info.fp16_gemm = c->info.fp16_gemm && f12.shaderFloat16;
     VkPhysicalDeviceVulkan12Features en12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
                                              .bufferDeviceAddress = VK_TRUE,
-                                             .shaderFloat16 = c->use_fp16_gemm ? VK_TRUE : VK_FALSE};
+                                             .shaderFloat16 = c->info.fp16_gemm ? VK_TRUE : VK_FALSE};
     VkPhysicalDeviceFeatures2 en = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &en12};
     VkDeviceCreateInfo dci = {
         .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,

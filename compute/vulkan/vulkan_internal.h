@@ -119,7 +119,6 @@ typedef struct {
     uint32_t mem_staging; /* host-visible coherent type for transfers */
     int direct_map;       /* tensors' memory is host visible: no staging */
     int use_subgroups;
-    int use_fp16_gemm; /* fp16-product GEMM for inference graphs (info.fp16_gemm) */
     uint32_t max_groups[3];
     VkDeviceSize max_alloc; /* maxMemoryAllocationSize */
 
@@ -158,7 +157,8 @@ typedef struct {
 /* vulkan_device.c */
 jc_status jc_vk_create_instance(jc_vk_fns *f, int validate, VkInstance *out, jc_error *err);
 void jc_vk_fill_info(jc_vk_fns *f, VkPhysicalDevice pd, jc_device_info *info);
-/* JC_VULKAN_FP16 is unset, empty or a positive number: the fp16 GEMM may be used. */
+/* Whether JC_VULKAN_FP16 lets the fp16 GEMM run: unset or empty, on GPUs
+ * only; else when it is a positive number. */
 int jc_vk_fp16_allowed_by_env(int is_cpu_driver);
 jc_status jc_vk_open_device(jc_vk_ctx *c, int index, jc_error *err);
 void jc_vk_close_device(jc_vk_ctx *c);

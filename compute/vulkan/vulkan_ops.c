@@ -150,7 +150,7 @@ static void gemm_tiles(const jc_vk_ctx *c, uint32_t M, uint32_t mode, uint32_t *
  * jc_graph_fp16_ok and jc_vk_fp16_allowed_by_env. */
 static int gemm_shader(const jc_vk_ctx *c)
 {
-    return c->use_fp16_gemm && c->graph && jc_graph_fp16_ok(c->graph) ? JC_VK_SH_GEMM_F16 : JC_VK_SH_GEMM;
+    return c->info.fp16_gemm && c->graph && jc_graph_fp16_ok(c->graph) ? JC_VK_SH_GEMM_F16 : JC_VK_SH_GEMM;
 }
 
 static jc_status run_gemm(jc_vk_ctx *c, gemm_pc *pc, uint32_t mode, uint32_t batch, const jc_vk_access *acc,
