@@ -320,6 +320,9 @@ typedef struct {
     float weight_decay; /* decoupled (AdamW) */
     int warmup_steps;   /* linear warm-up from 0 to lr over this many steps */
     float clip_norm;    /* global gradient-norm clipping; <= 0 disables */
+    /* Half-cosine decay from lr at step decay_start to 0 at decay_end (and 0
+     * after it); decay_end <= decay_start keeps lr constant after warm-up. */
+    int64_t decay_start, decay_end;
 } jc_adamw_config;
 
 typedef struct jc_adamw jc_adamw;

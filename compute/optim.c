@@ -71,7 +71,13 @@ float jc_adamw_lr_at(const jc_adamw *opt, int64_t step)
 {
     if (opt->cfg.warmup_steps > 0 && step < opt->cfg.warmup_steps)
         return opt->cfg.lr * (float)step / (float)opt->cfg.warmup_steps;
-    return opt->cfg.lr;
+    int64_t start = opt->cfg.decay_start, end = opt->cfg.decay_end;
+    if (end <= start || step <= start)
+        return opt->cfg.lr;
+    if (step >= end)
+        return 0.0f;
+    double progress = (double)(step - start) / (double)(end - start);
+    return (float)(opt->cfg.lr * 0.5 * (1.0 + cos(M_PI * progress)));
 }
 
 static jc_tensor *moment(jc_adamw *opt, const jc_tensor *p, const char *suffix)

@@ -35,6 +35,16 @@ jc_backend *jt_train_begin(const jt_train_opts *o, const char *cmd)
     return be;
 }
 
+jc_adamw_config jt_train_adamw_config(const jt_train_opts *o, const jt_config *c)
+{
+    jc_adamw_config ac = {c->lr, c->beta1, c->beta2, 1e-8f, c->weight_decay, c->warmup_steps, c->clip_norm};
+    if (o->decay_from > 0) {
+        ac.decay_start = o->decay_from;
+        ac.decay_end = o->steps;
+    }
+    return ac;
+}
+
 void jt_train_report_skipped(const jt_data *data)
 {
     char skipped[1024];
@@ -59,6 +69,9 @@ static void usage(FILE *f)
             "  --batch N            clips per batch (default 8)\n"
             "  --crop-seconds S     random crop length (default 4; at least 0.8)\n"
             "  --lr LR              peak learning rate (default: the configuration's, 1.5e-4)\n"
+            "  --lr-decay-from N    from step N to --steps, every learning rate falls to 0\n"
+            "                       along a half cosine (default: constant after warm-up;\n"
+            "                       give it again with --resume)\n"
             "  --seed N             seed of initialisation, data order, masks (default 1)\n"
             "  --backend NAME       cpu, opencl, vulkan or auto (default $JEPATOK_BACKEND or cpu)\n"
             "  --log-every N        metrics every N steps (default 10)\n"
@@ -119,6 +132,8 @@ int jt_cmd_train(int argc, char **argv)
             o.crop_seconds = atof(argv[++i]);
         } else if (has && !strcmp(a, "--lr")) {
             o.lr = (float)atof(argv[++i]);
+        } else if (has && !strcmp(a, "--lr-decay-from")) {
+            o.decay_from = atoll(argv[++i]);
         } else if (has && !strcmp(a, "--seed")) {
             o.seed = strtoull(argv[++i], NULL, 10);
         } else if (has && !strcmp(a, "--log-every")) {

@@ -15,6 +15,7 @@ typedef struct {
     int64_t steps, batch, log_every, checkpoint_every;
     double crop_seconds;
     float lr;            /* <= 0: the configuration's */
+    int64_t decay_from;  /* > 0: every learning rate decays (half cosine) from this step to 0 at steps */
     uint64_t seed;
     int resume;
     const char *encoder;     /* stage 2: stage-1 run directory or checkpoint */
@@ -24,6 +25,8 @@ typedef struct {
 
 int jt_train_stage1(const jt_train_opts *o);
 int jt_train_stage2(const jt_train_opts *o);
+/* The optimiser settings of a configuration under these options. */
+jc_adamw_config jt_train_adamw_config(const jt_train_opts *o, const jt_config *c);
 /* Open --backend NAME (or $JEPATOK_BACKEND, else cpu); "auto" says on
  * stderr what it picked. */
 jc_backend *jt_open_backend(const char *name, jc_error *err);

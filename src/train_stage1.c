@@ -110,7 +110,7 @@ int jt_train_stage1(const jt_train_opts *o)
     int64_t *frames = NULL;
     if (jt_jepa_create(&j, &cfg, be, o->seed, 0, err, sizeof err))
         goto out;
-    jc_adamw_config ac = {cfg.lr, cfg.beta1, cfg.beta2, 1e-8f, cfg.weight_decay, cfg.warmup_steps, cfg.clip_norm};
+    jc_adamw_config ac = jt_train_adamw_config(o, &cfg);
     opt = jc_adamw_new(j.online, ac, &e);
     if (!opt) {
         snprintf(err, sizeof err, "%s", e.msg);

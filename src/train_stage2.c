@@ -107,7 +107,7 @@ static int create_optimisers(run *r, char *err, size_t errlen)
 {
     const jt_config *c = &r->m.cfg;
     jc_error e = {0};
-    jc_adamw_config gc = {c->lr, c->beta1, c->beta2, 1e-8f, c->weight_decay, c->warmup_steps, c->clip_norm};
+    jc_adamw_config gc = jt_train_adamw_config(r->o, c);
     jc_adamw_config dc = gc;
     dc.lr = c->lr_disc;
     r->opt_gen = jc_adamw_new(r->m.gen, gc, &e);

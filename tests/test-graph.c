@@ -20,7 +20,8 @@ static void test_adamw_by_hand(void)
     jc_tensor *w = jc_store_param(st, "w", 1, &one, &err);
     float w0 = 1.5f;
     jc_tensor_set(w, &w0, &err);
-    jc_adamw_config cfg = {0.1f, 0.8f, 0.99f, 1e-8f, 0.01f, 3, 0.0f};
+    /* warm-up over 3 steps, constant to step 4, half cosine to 0 at step 7 */
+    jc_adamw_config cfg = {0.1f, 0.8f, 0.99f, 1e-8f, 0.01f, 3, 0.0f, 4, 7};
     jc_adamw *opt = jc_adamw_new(st, cfg, &err);
     jc_graph *g = jc_graph_new(be);
     jc_tensor *c = jc_input(g, "c", 1, &one);
@@ -33,7 +34,7 @@ static void test_adamw_by_hand(void)
         s = jc_graph_build(g, &err);
     double pw = w0, m = 0, v = 0;
     double worst = 0;
-    for (int step = 1; s == JC_OK && step <= 6; step++) {
+    for (int step = 1; s == JC_OK && step <= 8; step++) {
         float cv = 1.0f + 0.5f * (float)step;
         jc_tensor_set(c, &cv, &err);
         jc_adamw_begin_step(opt, &err);
@@ -41,14 +42,17 @@ static void test_adamw_by_hand(void)
         float got;
         jc_tensor_get(w, &got, &err);
         double grad = pw * cv;
-        double lr = step < 3 ? 0.1 * step / 3.0 : 0.1;
+        double lr = step < 3 ? 0.1 * step / 3.0 : step <= 4 ? 0.1 : step >= 7 ? 0 : 0.05 * (1 + cos(M_PI * (step - 4) / 3.0));
         m = 0.8 * m + 0.2 * grad;
         v = 0.99 * v + 0.01 * grad * grad;
         pw *= 1 - lr * 0.01;
         pw -= lr * (m / (1 - pow(0.8, step))) / (sqrt(v / (1 - pow(0.99, step))) + 1e-8);
         worst = fmax(worst, fabs(got - pw));
+        worst = fmax(worst, fabs(jc_adamw_lr_at(opt, step) - lr));
     }
-    tap_ok(s == JC_OK && worst < 1e-6, "adamw matches hand-computed steps with warm-up and decay (err %.1e)", worst);
+    tap_ok(s == JC_OK && worst < 1e-6,
+           "adamw matches hand-computed steps with warm-up, cosine learning-rate decay and weight decay (err %.1e)",
+           worst);
     jc_graph_free(g);
     jc_adamw_free(opt);
     jc_store_free(st);
