@@ -7,10 +7,10 @@
  * reach the output as an infinity or a NaN).
  *
  *   encode: FSQ digits equal to the CPU's except a few that sit on a
- *     rounding boundary (fp32: <= 1 %; fp16: <= 2 %);
+ *     rounding boundary (fp32: <= 1 %; fp16: <= 3 %);
  *   decode of the CPU's tokens: finite, and NMSE against the CPU's audio
  *     <= 1e-8 (fp32) or 1e-5 (fp16).
- * Measured on PoCL and lavapipe: 0 and 0.24 % of the digits, NMSE ~1e-12
+ * Measured on PoCL and lavapipe: 0 and 0.8 % of the digits, NMSE ~1e-12
  * and 5e-7: the bounds leave room for a GPU's other summation orders. */
 #include <math.h>
 #include <stdio.h>
@@ -128,7 +128,7 @@ int main(void)
     static const struct {
         const char *label, *env_value;
         double max_mismatch, max_nmse;
-    } modes[] = {{"fp32", "0", 0.01, 1e-8}, {"fp16 products", NULL, 0.02, 1e-5}};
+    } modes[] = {{"fp32", "0", 0.01, 1e-8}, {"fp16 products", NULL, 0.03, 1e-5}};
     for (int k = 0; k < 2; k++) {
         setenv(fp16_env, modes[k].env_value ? modes[k].env_value : fp16_on, 1);
         coded got = {0};
