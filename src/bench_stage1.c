@@ -38,7 +38,7 @@ int jt_bench_stage1(int argc, char **argv)
         return 1;
     }
     jc_adamw *opt = jc_adamw_new(j.online, (jc_adamw_config){cfg.lr, cfg.beta1, cfg.beta2, 1e-8f, cfg.weight_decay,
-                                                             0, cfg.clip_norm},
+                                                             0, cfg.clip_norm, 0, 0},
                                  &e);
     int64_t hop = jt_config_hop(&cfg), T = ((int64_t)(crop_s * cfg.sample_rate) + hop - 1) / hop * hop;
     jt_stage1_step s;

@@ -196,7 +196,7 @@ static void planner_report(jc_backend *be)
     jc_tensor *loss = jc_l1_loss(g, h, target, NULL);
     jc_graph_output(g, loss);
     jc_backward(g, loss, &err);
-    jc_adamw *opt = jc_adamw_new(st, (jc_adamw_config){1e-4f, 0.8f, 0.99f, 1e-8f, 1e-3f, 0, 1.0f}, &err);
+    jc_adamw *opt = jc_adamw_new(st, (jc_adamw_config){1e-4f, 0.8f, 0.99f, 1e-8f, 1e-3f, 0, 1.0f, 0, 0}, &err);
     if (opt)
         jc_adamw_append(opt, g, NULL, &err);
     if (jc_graph_build(g, &err) == JC_OK) {

@@ -37,7 +37,7 @@ jc_backend *jt_train_begin(const jt_train_opts *o, const char *cmd)
 
 jc_adamw_config jt_train_adamw_config(const jt_train_opts *o, const jt_config *c)
 {
-    jc_adamw_config ac = {c->lr, c->beta1, c->beta2, 1e-8f, c->weight_decay, c->warmup_steps, c->clip_norm};
+    jc_adamw_config ac = {c->lr, c->beta1, c->beta2, 1e-8f, c->weight_decay, c->warmup_steps, c->clip_norm, 0, 0};
     if (o->decay_from > 0) {
         ac.decay_start = o->decay_from;
         ac.decay_end = o->steps;

@@ -268,7 +268,7 @@ static int train_curve(jc_backend *be, float *losses)
     jc_init_normal(w1, &r, 0.3f, &err);
     jc_init_normal(w2, &r, 0.2f, &err);
     jc_init_normal(w3, &r, 0.3f, &err);
-    jc_adamw *opt = jc_adamw_new(ps, (jc_adamw_config){0.01f, 0.8f, 0.99f, 1e-8f, 1e-3f, 5, 1.0f}, &err);
+    jc_adamw *opt = jc_adamw_new(ps, (jc_adamw_config){0.01f, 0.8f, 0.99f, 1e-8f, 1e-3f, 5, 1.0f, 0, 0}, &err);
     jc_graph *g = jc_graph_new(be);
     int64_t B = 4, T = 101;
     jc_tensor *x = jc_input(g, "x", 3, (int64_t[]){B, 1, T}), *y = jc_input(g, "y", 3, (int64_t[]){B, 1, 51});

@@ -69,7 +69,7 @@ static void test_clipping(void)
     jc_tensor *w = jc_store_param(st, "w", 1, &two, &err);
     float w0[2] = {3, 4};
     jc_tensor_set(w, w0, &err);
-    jc_adamw_config cfg = {0.01f, 0.9f, 0.999f, 1e-8f, 0, 0, 1.0f};
+    jc_adamw_config cfg = {0.01f, 0.9f, 0.999f, 1e-8f, 0, 0, 1.0f, 0, 0};
     jc_adamw *opt = jc_adamw_new(st, cfg, &err);
     jc_graph *g = jc_graph_new(be);
     jc_tensor *loss = jc_scale(g, jc_sum_all(g, jc_sqr(g, w)), 0.5f, 0); /* grad = w */
@@ -150,7 +150,7 @@ static double mlp_run(int steps, float *first, uint64_t seed, float *final_w)
     jc_tensor *w2 = jc_store_param(t.params, "w2", 2, (int64_t[]){32, 1}, &err);
     init_param(w1, &r, 0.7f);
     init_param(w2, &r, 0.2f);
-    t.opt = jc_adamw_new(t.params, (jc_adamw_config){0.01f, 0.9f, 0.999f, 1e-8f, 0, 10, 1.0f}, &err);
+    t.opt = jc_adamw_new(t.params, (jc_adamw_config){0.01f, 0.9f, 0.999f, 1e-8f, 0, 10, 1.0f, 0, 0}, &err);
     t.g = jc_graph_new(be);
     int64_t B = 64;
     t.x = jc_input(t.g, "x", 2, (int64_t[]){B, 2});
@@ -212,7 +212,7 @@ static void test_convnet(void)
     init_param(c1, &r, 0.3f);
     init_param(c2, &r, 0.15f);
     init_param(c3, &r, 0.3f);
-    jc_adamw *opt = jc_adamw_new(ps, (jc_adamw_config){0.01f, 0.8f, 0.99f, 1e-8f, 1e-3f, 10, 1.0f}, &err);
+    jc_adamw *opt = jc_adamw_new(ps, (jc_adamw_config){0.01f, 0.8f, 0.99f, 1e-8f, 1e-3f, 10, 1.0f, 0, 0}, &err);
     jc_graph *g = jc_graph_new(be);
     int64_t B = 8, T = 96;
     jc_tensor *x = jc_input(g, "x", 3, (int64_t[]){B, 1, T}), *y = jc_input(g, "y", 3, (int64_t[]){B, 1, T / 2});

@@ -465,7 +465,7 @@ static void test_step_and_ema(void)
         tap_ok(0, "tiny model: %s", err);
         return;
     }
-    jc_adamw *opt = jc_adamw_new(j.online, (jc_adamw_config){1e-3f, 0.8f, 0.99f, 1e-8f, 1e-3f, 0, 1.0f}, &e);
+    jc_adamw *opt = jc_adamw_new(j.online, (jc_adamw_config){1e-3f, 0.8f, 0.99f, 1e-8f, 1e-3f, 0, 1.0f, 0, 0}, &e);
     jt_stage1_step s;
     if (jt_stage1_step_build(&s, &j, opt, 1, 2 * 9600, err, sizeof err)) {
         tap_ok(0, "step graph: %s", err);
