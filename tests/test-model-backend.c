@@ -12,7 +12,6 @@
  *     <= 1e-8 (fp32) or 1e-5 (fp16).
  * Measured on PoCL and lavapipe: 0 and 0.8 % of the digits, NMSE ~1e-12
  * and 5e-7: the bounds leave room for a GPU's other summation orders. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +19,7 @@
 
 #include "audio.h"
 #include "jepatok.h"
-#include "tap.h"
+#include "testutil.h"
 
 typedef struct {
     uint16_t *tokens;
@@ -67,24 +66,6 @@ static double digit_mismatch(const jepatok_model *m, const coded *a, const coded
     free(da);
     free(db);
     return (double)diff / (double)n;
-}
-
-static int all_finite(const float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i]))
-            return 0;
-    return 1;
-}
-
-static double nmse(const float *x, const float *ref, size_t n)
-{
-    double e = 0, r = 0;
-    for (size_t i = 0; i < n; i++) {
-        e += ((double)x[i] - ref[i]) * ((double)x[i] - ref[i]);
-        r += (double)ref[i] * ref[i];
-    }
-    return r > 0 ? e / r : e;
 }
 
 static void release(coded *c)
@@ -143,8 +124,9 @@ int main(void)
         tap_ok(got.frames == ref.frames && mismatch <= modes[k].max_mismatch,
                "%s, %s (%s=%s): encode gives the CPU's FSQ digits but %.2f %% (at most %g %%)", backend,
                modes[k].label, fp16_env, getenv(fp16_env), 100 * mismatch, 100 * modes[k].max_mismatch);
-        double e = nmse(got.pcm, ref.pcm, x.frames);
-        tap_ok(all_finite(got.pcm, x.frames) && e <= modes[k].max_nmse,
+        /* tu_nmse is infinite when a sample is not finite: the bound checks both */
+        double e = tu_nmse(got.pcm, ref.pcm, (int64_t)x.frames);
+        tap_ok(e <= modes[k].max_nmse,
                "%s, %s: decode of the CPU's tokens is finite and matches the CPU's audio: NMSE %.2e (at most %g)",
                backend, modes[k].label, e, modes[k].max_nmse);
         tap_diag("%s, %s: %.2f s to encode and decode", backend, modes[k].label, got.seconds);
