@@ -37,9 +37,10 @@ int jt_bench_stage1(int argc, char **argv)
         jc_backend_free(be);
         return 1;
     }
-    jc_adamw *opt = jc_adamw_new(j.online, (jc_adamw_config){cfg.lr, cfg.beta1, cfg.beta2, 1e-8f, cfg.weight_decay,
-                                                             0, cfg.clip_norm, 0, 0},
-                                 &e);
+    /* the trainer's optimiser, without the lr warm-up */
+    jc_adamw_config ac = jt_train_adamw_config(&(jt_train_opts){0}, &cfg);
+    ac.warmup_steps = 0;
+    jc_adamw *opt = jc_adamw_new(j.online, ac, &e);
     int64_t hop = jt_config_hop(&cfg), T = ((int64_t)(crop_s * cfg.sample_rate) + hop - 1) / hop * hop;
     jt_stage1_step s;
     int status = 1;

@@ -49,7 +49,8 @@ int jt_bench_stage2(int argc, char **argv)
         return 1;
     }
     /* the trainer's optimisers (src/train_stage2.c), without the lr warm-up */
-    jc_adamw_config gc = {cfg.lr, cfg.beta1, cfg.beta2, 1e-8f, cfg.weight_decay, 0, cfg.clip_norm, 0, 0};
+    jc_adamw_config gc = jt_train_adamw_config(&(jt_train_opts){0}, &cfg);
+    gc.warmup_steps = 0;
     jc_adamw_config dc = gc;
     dc.lr = cfg.lr_disc;
     jc_adamw *opt_gen = jc_adamw_new(m.gen, gc, &e);
