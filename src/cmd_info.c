@@ -63,13 +63,17 @@ int jt_cmd_info(int argc, char **argv)
     jt_model m = {0};
     int have_model = 0;
     if (model || !cfg_given) {
-        const char *mp = model ? model : jt_model_default_path(path, sizeof path);
-        have_model = jt_model_open(&m, mp, err, sizeof err) == 0;
+        /* the default path is written straight into path: copying it onto
+         * itself with snprintf is undefined (glibc printed an empty name) */
+        if (model)
+            snprintf(path, sizeof path, "%s", model);
+        else
+            jt_model_default_path(path, sizeof path);
+        have_model = jt_model_open(&m, path, err, sizeof err) == 0;
         if (!have_model && model) {
             fprintf(stderr, "jepatok info: %s\n", err);
             return 1;
         }
-        snprintf(path, sizeof path, "%s", mp);
     }
     if (have_model)
         c = m.cfg;

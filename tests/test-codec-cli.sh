@@ -167,6 +167,14 @@ sane=$?
 [ $rc -eq 0 ] && [ $sane -eq 0 ] && grep -q "^clip1," "$tmp/ev.txt" || { sed 's/^/# /' "$tmp/err" "$tmp/ev.txt"; false; }
 ok $? "eval --model scores the coded files and reports code usage: $line"
 
+# info names the model it describes, also when it comes from $JEPATOK_MODEL
+# (the default) rather than --model, and reads its training metadata
+JEPATOK_MODEL="$model" $JEPATOK info > "$tmp/info.txt" 2>&1
+rc=$?
+[ $rc -eq 0 ] && grep -qx "model: $model" "$tmp/info.txt" && grep -q "^  stage2_steps: 30$" "$tmp/info.txt" || \
+  { sed 's/^/# /' "$tmp/info.txt"; false; }
+ok $? "info without --model describes \$JEPATOK_MODEL's model by name: $(grep '^model:' "$tmp/info.txt")"
+
 # ------------------------------------------------------- encode, decode
 J() { $JEPATOK "$@" --model "$model" -q; }
 cp "$tmp/data/clip1.wav" "$tmp/in/c22.wav"
