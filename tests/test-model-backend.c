@@ -11,7 +11,8 @@
  *   decode of the CPU's tokens: finite, and NMSE against the CPU's audio
  *     <= 1e-8 (fp32) or 1e-5 (fp16).
  * Measured on PoCL and lavapipe (fifth milestone model): 0.06 and 0.5 % of
- * the digits, NMSE ~1e-12 and 5e-7: the bounds leave room for a GPU's other summation orders. */
+ * the digits, NMSE ~1e-12 and 5e-7: the bounds leave room for a GPU's
+ * other summation orders. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
