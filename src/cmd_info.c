@@ -63,8 +63,8 @@ int jt_cmd_info(int argc, char **argv)
     jt_model m = {0};
     int have_model = 0;
     if (model || !cfg_given) {
-        /* the default path is written straight into path: copying it onto
-         * itself with snprintf is undefined (glibc printed an empty name) */
+        /* path names the model in the report below; the default's name is
+         * written into it directly (never snprintf'd onto itself) */
         if (model)
             snprintf(path, sizeof path, "%s", model);
         else
