@@ -18,7 +18,10 @@
 
 typedef struct {
     const jt_train_opts *o;
-    const char *stage1; /* where the encoder came from (recorded, may be NULL) */
+    /* where the weights came from, recorded in the checkpoint and the model
+     * file: "stage1" (--encoder: a stage-1 encoder) or "init" (--init: a
+     * whole model to continue from); origin may be NULL */
+    const char *origin_key, *origin;
     jt_stage2 m;
     jc_adamw *opt_gen, *opt_disc, *opt_enc;
 } run;
@@ -44,8 +47,8 @@ static int save_checkpoint(run *r, int64_t step, int64_t data_index, char *err, 
     add_int(&md, "disc_step", jc_adamw_step(r->opt_disc));
     add_int(&md, "data_index", data_index);
     add_int(&md, "seed", (long long)o->seed);
-    if (r->stage1)
-        jc_metadata_set(&md, "stage1", r->stage1);
+    if (r->origin)
+        jc_metadata_set(&md, r->origin_key, r->origin);
     snprintf(scale, sizeof scale, "%g", o->finetune_encoder);
     jc_metadata_set(&md, "finetune_encoder", scale);
     jc_store *stores[8] = {r->m.enc, r->m.gen, r->m.disc, jc_adamw_state(r->opt_gen), jc_adamw_state(r->opt_disc)};
@@ -61,8 +64,8 @@ static int save_checkpoint(run *r, int64_t step, int64_t data_index, char *err, 
     /* the tokenizer as encode/decode load it */
     jc_metadata info = {0};
     add_int(&info, "stage2_steps", step);
-    if (r->stage1)
-        jc_metadata_set(&info, "stage1", r->stage1);
+    if (r->origin)
+        jc_metadata_set(&info, r->origin_key, r->origin);
     snprintf(path, sizeof path, "%s/model.safetensors", o->out);
     bad = jt_model_save(path, &r->m, JC_DTYPE_F32, &info, NULL, err, errlen);
     jc_metadata_free(&info);
@@ -168,7 +171,7 @@ int jt_train_stage2(const jt_train_opts *o)
     }
     jc_error e = {0};
     int status = 1;
-    run r = {.o = o, .stage1 = o->resume ? NULL : o->init ? o->init : o->encoder};
+    run r = {.o = o, .origin_key = o->init ? "init" : "stage1", .origin = o->resume ? NULL : o->init ? o->init : o->encoder};
     jt_data *data = NULL;
     jt_gen_step gs = {0};
     jt_disc_step ds = {0};
@@ -189,9 +192,10 @@ int jt_train_stage2(const jt_train_opts *o)
             snprintf(err, sizeof err, "cannot resume: %s", e.msg);
             goto out;
         }
-        /* the encoder came from the checkpoint: keep recording its origin
+        /* the weights came from the checkpoint: keep recording their origin
          * (a resumed run's model file equals an uninterrupted run's) */
-        r.stage1 = jc_metadata_get(&md, "stage1");
+        r.origin_key = jc_metadata_get(&md, "init") ? "init" : "stage1";
+        r.origin = jc_metadata_get(&md, r.origin_key);
         step = meta_int(&md, "step");
         data_index = meta_int(&md, "data_index");
         jc_adamw_set_step(r.opt_gen, step);

@@ -151,6 +151,13 @@ ok $? "train stage2 --init from the trained tiny model, 3 steps"
 cont=$(head -n 3 "$tmp/cont/metrics.jsonl" | mean_of stft)
 awk -v c="$cont" -v a="$first" -v b="$last" 'BEGIN { exit !(c < (a + b) / 2) }'
 ok $? "--init starts from the trained weights: stft $cont, fresh $first, trained $last"
+# the model file records where its weights came from, under its own name:
+# a stage-1 encoder (--encoder) or a model continued (--init)
+$JEPATOK info --model "$tmp/cont/model.safetensors" > "$tmp/info-cont.txt" 2>&1
+$JEPATOK info --model "$model" > "$tmp/info-run2.txt" 2>&1
+grep -qx "  init: $model" "$tmp/info-cont.txt" && ! grep -q "^  stage1:" "$tmp/info-cont.txt" && \
+  grep -qx "  stage1: $tmp/run1" "$tmp/info-run2.txt" || { sed 's/^/# /' "$tmp/info-cont.txt" "$tmp/info-run2.txt"; false; }
+ok $? "the model file records its origin: init for --init, stage1 for --encoder"
 $JEPATOK train stage2 --config "$tmp/tiny.json" --init "$model" --encoder "$tmp/run1" --data "$tmp/one" \
   --out "$tmp/both" --steps 1 2> "$tmp/err"
 [ $? -eq 2 ] && grep -q "one of --encoder" "$tmp/err"
