@@ -171,7 +171,9 @@ int jt_train_stage2(const jt_train_opts *o)
     }
     jc_error e = {0};
     int status = 1;
-    run r = {.o = o, .origin_key = o->init ? "init" : "stage1", .origin = o->resume ? NULL : o->init ? o->init : o->encoder};
+    run r = {.o = o,
+             .origin_key = o->init ? "init" : "stage1",
+             .origin = o->resume ? NULL : o->init ? o->init : o->encoder};
     jt_data *data = NULL;
     jt_gen_step gs = {0};
     jt_disc_step ds = {0};
