@@ -11,8 +11,8 @@
  *   decode of the CPU's tokens: finite, and NMSE against the CPU's audio
  *     <= 1e-8 (fp32) or 1e-5 (fp16).
  * Measured on PoCL and lavapipe (sixth milestone model): 0 and 0.12-0.18 %
- * of the digits, NMSE 1e-12 to 4e-12 and 6e-7: the bounds leave room for a GPU's
- * other summation orders. */
+ * of the digits, NMSE 1e-12 to 4e-12 and 6e-7: the bounds leave room for a
+ * GPU's other summation orders. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
