@@ -1,0 +1,53 @@
+#!/bin/sh
+# device-pack.sh: build the GPU checks here, for a machine that can only run
+# them.  A lent GPU machine (the device tool) has a vendor driver but no
+# package archive: no jansson, libsndfile, libsoxr, OpenCL or Vulkan loader,
+# so it cannot build jepatok.  This builds, from the working tree as it is
+# (committed or not), jepatok and the GPU test programs with our own
+# libraries linked in, and gathers every shared library they need beyond
+# the C library, the two loaders they dlopen included.
+#
+#   scripts/device-pack.sh [DIR]     (default .device-pack; git ignores it)
+#
+# DIR/bin   jepatok, tests/test-{backend,model}-{opencl,vulkan},
+#           test-opencl-fp16, test-vulkan-fp16
+# DIR/lib   libsndfile, libsoxr, libjansson, ... and libOpenCL.so.1,
+#           libvulkan.so.1, libGLdispatch.so.0 (NVIDIA's Vulkan driver
+#           needs it)
+# Then, on the device: scripts/device-check.sh DIR (that file says how).
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+dir=$(mkdir -p "${1:-$top/.device-pack}" && cd "${1:-$top/.device-pack}" && pwd)
+case $dir in "$top"/*) ;; *) echo "device-pack: DIR must be inside $top (it is carried from there)" >&2; exit 1 ;; esac
+
+rm -rf "${dir:?}/src" "${dir:?}/bin" "${dir:?}/lib"
+mkdir -p "$dir/src" "$dir/bin" "$dir/lib"
+# A copy of the tree, built in place: the tests open the model and the clip
+# by paths relative to the source root, which on the device is the carried
+# checkout's root, where device-check.sh runs them.
+(cd "$top" && git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t "$dir/src")
+cd "$dir/src"
+autoreconf -fi >/dev/null 2>&1
+# No -march=native: the device's processor is another one.  No OpenBLAS:
+# our own GEMM dispatches on the processor at run time.
+./configure -q --disable-shared --without-blas --enable-opencl --enable-vulkan
+programs="jepatok tests/test-backend-opencl tests/test-backend-vulkan \
+tests/test-model-opencl tests/test-model-vulkan tests/test-opencl-fp16 tests/test-vulkan-fp16"
+# shellcheck disable=SC2086 # a list of words
+make -s -j"$(nproc)" $programs
+# shellcheck disable=SC2086
+cp $programs "$dir/bin/"
+
+# Shared libraries: what ldd resolves, less the C library's own; then the
+# loaders, which are dlopened and so invisible to ldd.
+for p in $programs; do ldd "$p"; done |
+    awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | sort -u |
+    grep -v -E '/(libc|libm|libdl|libpthread|librt|ld-linux[^/]*)\.so' |
+    while read -r lib; do cp -L "$lib" "$dir/lib/"; done
+for name in libOpenCL.so.1 libvulkan.so.1 libGLdispatch.so.0; do
+    path=$(ldconfig -p | awk -v n="$name" '$1 == n && /x86-64/ { print $NF; exit }')
+    [ -n "$path" ] || { echo "device-pack: $name not installed (see debian-packages.txt; libglvnd0)" >&2; exit 1; }
+    cp -L "$path" "$dir/lib/"
+done
+cd "$top" && rm -rf "$dir/src"
+du -sh "$dir/bin" "$dir/lib"
