@@ -9,6 +9,9 @@
 #
 #   scripts/device-pack.sh [DIR]     (default .device-pack; git ignores it)
 #
+# It needs a git checkout (it copies what git tracks or would track) and
+# the build packages of debian-packages.txt.
+#
 # DIR/bin   jepatok, tests/test-{backend,model}-{opencl,vulkan},
 #           test-opencl-fp16, test-vulkan-fp16
 # DIR/lib   libsndfile, libsoxr, libjansson, ... and libOpenCL.so.1,
