@@ -101,6 +101,7 @@ struct jc_tensor {
     struct jc_store *store;
     int id;                 /* index in graph->nodes, or in the store */
     float *host_init;       /* constants: contents until the graph is built */
+    double profile_s;       /* JC_PROFILE: seconds of this node in the last profiled run */
 };
 
 typedef struct {
@@ -177,6 +178,32 @@ int jc_norm_axis(int ndim, int axis); /* -1 if out of range */
 int jc_same_shape(const jc_tensor *a, const jc_tensor *b);
 size_t jc_tensor_bytes(const jc_tensor *t);
 void jc_shape_str(const jc_tensor *t, char *buf, size_t n);
+
+/* Split-K for a convolution's weight gradient on the GPU backends: its
+ * reduction runs over every (batch, time) step, while its output (cout x
+ * cin*K per group) is often a few tiles, so a few workgroups would each
+ * loop over all of it (HiFi-GAN's 12-channel layers at 48000 samples:
+ * 35 ms each on an H200).  Given the workgroups the product has without a
+ * split and the number wanted, returns the time steps per split (a
+ * multiple of 8; each workgroup then writes a partial dw to scratch, and a
+ * sum over the splits follows), or 0 where splitting does not pay. */
+static inline int64_t jc_conv_weight_split(int64_t B, int64_t Tout, int64_t workgroups, int64_t wanted)
+{
+    int64_t splits = (wanted + workgroups - 1) / workgroups;
+    if (splits > B * Tout / 256) /* at least 256 steps of reduction each */
+        splits = B * Tout / 256;
+    if (splits > Tout / 8)
+        splits = Tout / 8;
+    if (splits < 2)
+        return 0;
+    return ((Tout + splits - 1) / splits + 7) / 8 * 8;
+}
+
+/* profile.c: JC_PROFILE (0 unset, 1 per operation kind, 2 also the slowest
+ * nodes); after a run whose nodes' profile_s were filled, the report. */
+double jc_now_s(void);
+int jc_profile_level(void);
+void jc_profile_report(const char *backend, const jc_graph *g, int level);
 /* numpy broadcast of two shapes; returns 0 if incompatible. */
 int jc_broadcast_shape(const jc_tensor *a, const jc_tensor *b, int *ndim, int64_t *shape);
 /* strides (in elements) of t seen through an output shape of ndim dims,

@@ -16,31 +16,15 @@
 #   bench.txt  `jepatok bench ops --backend all`; at the end, GEMM with
 #              other Vulkan tile shapes
 #   codec.txt  encode+decode real-time factors on each backend
+#   train.txt  stage-2 training step times, CPU against the GPU backends
 # Every step has its own time limit, so one hang costs only its share.
 # Locally (CPU drivers) it runs too: a check of the script itself.
 set -u
 pack=${1:-.device-pack}
 out=${OUT:-$pack/out}
 mkdir -p "$out"
-[ -x "$pack/bin/jepatok" ] || { echo "device-check: $pack/bin/jepatok missing: run scripts/device-pack.sh first" >&2; exit 1; }
-export LD_LIBRARY_PATH="$PWD/$pack/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-export XDG_CACHE_HOME=${XDG_CACHE_HOME:-/tmp/jepatok-cache}
+. scripts/device-env.sh "$pack" || exit 1
 bin=$pack/bin
-
-# Vulkan: the loader finds ICDs in the standard places; the device image
-# keeps NVIDIA's elsewhere.
-j=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-[ -f "$j" ] && export VK_DRIVER_FILES=$j VK_ICD_FILENAMES=$j
-# OpenCL: ocl-icd reads /etc/OpenCL/vendors; where that holds nothing, point
-# it at a vendor file naming NVIDIA's library, wherever the image has it.
-if ! ls /etc/OpenCL/vendors/*.icd >/dev/null 2>&1; then
-    lib=$(ldconfig -p | awk '/libnvidia-opencl\.so\.1 / { print $NF; exit }')
-    [ -n "$lib" ] || lib=$(find /usr/local/nvidia /usr/lib /usr/lib64 -name 'libnvidia-opencl.so.1' 2>/dev/null | head -1)
-    if [ -n "$lib" ]; then
-        mkdir -p /tmp/jepatok-icd && echo "$lib" >/tmp/jepatok-icd/nvidia.icd
-        export OCL_ICD_VENDORS=/tmp/jepatok-icd
-    fi
-fi
 
 step() { # step SECONDS FILE TITLE COMMAND...: run with a limit, log under a title
     local limit=$1 file=$2 title=$3
@@ -58,6 +42,12 @@ step() { # step SECONDS FILE TITLE COMMAND...: run with a limit, log under a tit
     uname -a
     nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>&1
     echo "VK_DRIVER_FILES=${VK_DRIVER_FILES:-} OCL_ICD_VENDORS=${OCL_ICD_VENDORS:-}"
+    # where the drivers were found, for when one is not
+    cat "${VK_DRIVER_FILES:-/dev/null}" /etc/OpenCL/vendors/*.icd "${OCL_ICD_VENDORS:-/nonexistent}"/*.icd 2>/dev/null
+    ldconfig -p | grep -E 'libnvidia-opencl|libGLX_nvidia|libvulkan|libOpenCL'
+    [ -z "$icd" ] || ldd "$icd"
+    echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+    VK_LOADER_DEBUG=error,warn,driver timeout 60 "$bin/jepatok" devices 2>&1 | grep -v "^ " | head -40
     timeout 60 "$bin/jepatok" devices
 } >"$out/env.txt" 2>&1
 cat "$out/env.txt"
@@ -78,6 +68,17 @@ for b in cpu vulkan opencl; do
         --model models/default.safetensors --backend $b
 done
 cat "$out/codec.txt"
+
+# Is training there worth it (issue 7)?  Stage-2 step time at the shipped
+# fine-tune's shape (batch 4, 2 s crops), at a GPU-sized batch, and with the
+# discriminators, against the CPU backend on the device's cores.
+for args in "--backend cpu --batch 4" "--backend vulkan --batch 4" "--backend opencl --batch 4" \
+    "--backend vulkan --batch 16" "--backend vulkan --batch 16 --adversarial"; do
+    # shellcheck disable=SC2086 # a list of words
+    step 75 train.txt "bench stage2 $args" "$bin/jepatok" bench stage2 $args \
+        --crop-seconds 2 --steps 3 --warmup 1
+done
+grep '^{' "$out/train.txt"
 
 # last, as it matters least: GEMM with other Vulkan tile shapes (wg_n,wg_m,
 # rows,columns per thread; the default on GPUs is 16,16,4,4)

@@ -16,7 +16,10 @@
 #           test-opencl-fp16, test-vulkan-fp16
 # DIR/lib   libsndfile, libsoxr, libjansson, ... and libOpenCL.so.1,
 #           libvulkan.so.1, libGLdispatch.so.0 (NVIDIA's Vulkan driver
-#           needs it)
+#           needs it); DIR/lib/x11: X11 libraries, a fallback for the
+#           Vulkan driver
+# DIR/debs  Debian's libvulkan1 and GL dispatch packages, for an image
+#           without a Vulkan loader
 # Then, on the device: scripts/device-check.sh DIR (that file says how).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -52,5 +55,16 @@ for name in libOpenCL.so.1 libvulkan.so.1 libGLdispatch.so.0; do
     [ -n "$path" ] || { echo "device-pack: $name not installed (see debian-packages.txt; libglvnd0)" >&2; exit 1; }
     cp -L "$path" "$dir/lib/"
 done
+# Where the device image has no loader of its own, NVIDIA's Vulkan driver
+# also wants the GL dispatch libraries installed (the device tool's README
+# gives this set); device-check.sh unpacks them there.  The X11 libraries
+# are a fallback for a driver that links them and an image without them.
+mkdir -p "$dir/debs" "$dir/lib/x11"
+rm -f "$dir/debs/"*.deb
+(cd "$dir/debs" && apt-get download -q libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 2>/dev/null)
+for name in libX11.so.6 libXext.so.6 libxcb.so.1 libXau.so.6 libXdmcp.so.6 libbsd.so.0 libmd.so.0; do
+    path=$(ldconfig -p | awk -v n="$name" '$1 == n && /x86-64/ { print $NF; exit }')
+    [ -z "$path" ] || cp -L "$path" "$dir/lib/x11/"
+done
 cd "$top" && rm -rf "$dir/src"
-du -sh "$dir/bin" "$dir/lib"
+du -sh "$dir/bin" "$dir/lib" "$dir/debs"

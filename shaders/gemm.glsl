@@ -15,8 +15,11 @@
 // MODE 1 conv1d: z = b*G + g; A = w[g] [cout, cin*K]; B = im2col(x) [cin*K, Tout].
 // MODE 2 conv1d input gradient (= transposed conv): z = b*G + g;
 //        y = dx [cin, Tin]; reduction over (co, k); B gathers dy.
-// MODE 3 conv1d weight gradient: z = g; y = dw [cout, cin*K];
-//        reduction over (b, t); A = dy, B = im2col(x)^T.
+// MODE 3 conv1d weight gradient: z = split*G + g; y = dw [cout, cin*K];
+//        reduction over (b, t); A = dy, B = im2col(x)^T.  With t_split
+//        (split-K, see jc_conv_weight_split), workgroup z covers the time
+//        steps [split*t_split, +t_split) of every batch item and writes its
+//        partial dw to slab `split` of y (scratch); R is then B*t_split.
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
 layout(constant_id = 0) const uint WG_N = 16;
 layout(constant_id = 1) const uint WG_M = 16;
@@ -49,6 +52,7 @@ layout(push_constant) uniform Params {
     uint r_begin;    // this pass's part of the reduction (see common.glsl)
     uint r_end;
     uint accumulate; // add to y (later passes) instead of bias
+    uint t_split;    // MODE 3: time steps per split, 0 for none
 } p;
 
 void main()
@@ -57,7 +61,12 @@ void main()
     uint row0 = gl_WorkGroupID.y * WG_M * TM + gl_LocalInvocationID.y;
     uint col0 = gl_WorkGroupID.x * WG_N * TN + gl_LocalInvocationID.x;
     uint cin = p.Cin / p.G, cout = p.Cout / p.G;
-    uint g = MODE == 3 ? z : z % p.G, bi = z / p.G;
+    uint g = z % p.G, bi = z / p.G;
+    // MODE 3: this workgroup's time steps, tk of them from t_lo; bi is the split
+    uint span = p.t_split != 0 ? p.t_split : p.Tout;
+    uint t_lo = MODE == 3 ? bi * span : 0;
+    uint tk = MODE == 3 ? min(span, p.Tout - t_lo) : 0;
+    uint r_stop = MODE == 3 ? min(p.r_end, p.R / span * tk) : p.r_end;
 
     // Row and column bases that do not depend on the reduction index.
     uint abase = 0, bbase = 0;
@@ -84,7 +93,7 @@ void main()
         for (uint j = 0; j < TN; j++)
             acc[i][j] = 0.0;
 
-    uint steps = p.r_end - p.r_begin;
+    uint steps = r_stop > p.r_begin ? r_stop - p.r_begin : 0;
     for (uint step = 0; step < steps; step++) {
         uint r = p.r_begin + step;
         GEMM_OPERAND av[TM], bv[TN];
@@ -124,7 +133,7 @@ void main()
                 bv[j] = GEMM_OPERAND(ok ? p.b.v[bbase + co * p.Tout + t] : 0.0);
             }
         } else {
-            uint b = r / p.Tout, t = r - b * p.Tout;
+            uint b = r / tk, t = t_lo + (r - b * tk);
             uint arow = (b * p.Cout + g * cout) * p.Tout + t;
             uint xrow = (b * p.Cin + g * cin) * p.Tin;
             int tb0 = int(t * p.stride) - p.pad;
@@ -151,7 +160,7 @@ void main()
     else if (MODE == 2)
         ybase = (bi * p.Cin + g * cin) * p.Tin;
     else
-        ybase = g * cout * p.N;
+        ybase = (bi * p.G + g) * cout * p.N;
     for (uint i = 0; i < TM; i++) {
         uint row = row0 + i * WG_M;
         if (row >= p.M)

@@ -113,7 +113,7 @@ typedef struct {
     int op;
     int fp16;
 } bench_row;
-static const bench_row rows[] = {{0, 0}, {0, 1}, {1, 0}, {1, 1}, {2, 0}, {3, 0}, {4, 0},
+static const bench_row rows[] = {{0, 0}, {0, 1}, {12, 0}, {1, 0}, {1, 1}, {2, 0}, {3, 0}, {4, 0},
                                  {5, 0}, {6, 0}, {7, 0}, {8, 0}, {9, 0}, {10, 0}, {11, 0}};
 #define N_ROWS ((int)(sizeof rows / sizeof rows[0]))
 
@@ -205,6 +205,16 @@ static jc_graph *make_op(jc_backend *be, int k, int fp16, bench_graph *b, jc_err
         in[0] = jc_input(g, "x", 2, (int64_t[]){4096, 4096});
         y = jc_transpose(g, in[0], 0, 1);
         b->by = BOUND_BYTES, b->work = 8.0 * 4096 * 4096;
+        break;
+    case 12:
+        /* the model's GEMMs are small; this one fills a large GPU (1024^3
+         * is 256 tiles of 64x64, two waves on 132 multiprocessors) */
+        b->name = "matmul 4096x4096x4096";
+        in[0] = jc_input(g, "a", 2, (int64_t[]){4 * M, 4 * M});
+        in[1] = jc_input(g, "b", 2, (int64_t[]){4 * M, 4 * M});
+        n_in = 2;
+        y = jc_matmul(g, in[0], in[1], 0, 0);
+        b->by = BOUND_FLOPS, b->work = 2.0 * 64 * M * M * M;
         break;
     default:
         b->name = "softmax [4096, 1024] (composite)";

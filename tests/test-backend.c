@@ -190,6 +190,9 @@ static jc_tensor *b_ops(jc_graph *g, jc_tensor **in, int w)
         levels = jc_scalar_constant(g, 5);
         return jc_fsq_index(g, jc_tanh(g, in[0]), levels);
     case 53: return jc_pad(g, in[0], 1, 2, 2, JC_PAD_REFLECT);
+    /* long signals, few channels: the weight gradient's split-K path */
+    case 55: return jc_conv1d(g, in[0], in[1], in[2], (jc_conv_params){1, 3, 3, 1, 1});
+    case 56: return jc_conv1d(g, in[0], in[1], in[2], (jc_conv_params){2, 4, 3, 2, 2});
     default: /* past the binding limit: 2 x 17.25 M floats = 138 MB per tensor */
         return jc_sum(g, jc_mul(g, in[0], in[1]), 1);
     }
@@ -251,6 +254,10 @@ static const op_case cases[] = {
     {"fsq_quantize", 51, 1, {3}, {S3(3, 5, 67)}, -2, 2, 0},
     {"fsq_index", 52, 1, {3}, {S3(3, 5, 67)}, -2, 2, 1},
     {"pad reflect middle axis", 53, 1, {3}, {S3(3, 5, 67)}, -1, 1, 0},
+    {"conv1d long signal k7 (split-K weight gradient)", 55, 3, {3, 3, 1},
+     {S3(2, 3, 9001), S3(4, 3, 7), S3(4, 0, 0)}, -1, 1, 0},
+    {"conv1d long signal groups2 stride2 dil2 (split-K)", 56, 3, {3, 3, 1},
+     {S3(1, 6, 12001), S3(4, 3, 5), S3(4, 0, 0)}, -1, 1, 0},
     {"mul+sum past the 128 MiB binding limit", 54, 2, {2, 2}, {S3(2, 17250000, 0), S3(2, 17250000, 0)}, -1, 1, 0},
 };
 

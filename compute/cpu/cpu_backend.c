@@ -175,73 +175,16 @@ static jc_status run_node(jc_cpu_ctx *c, jc_tensor *t)
     return JC_ERR_UNSUPPORTED;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* JC_PROFILE=1: time per operation kind, printed to stderr after each run. */
-static void print_profile(const double *t, const int *n)
-{
-    static const char *const names[JC_OP_COUNT] = {
-        "leaf", "view", "matmul", "conv1d", "conv1d_bwd_input", "conv1d_bwd_weight", "binary", "unary",
-        "unary_grad", "scale", "sum", "max", "permute", "expand", "slice", "pad", "pad_reflect_grad", "concat",
-        "dropout", "frames", "frames_grad", "adamw", "ema", "fma_peak"};
-    double total = 0;
-    for (int k = 0; k < JC_OP_COUNT; k++)
-        total += t[k];
-    fprintf(stderr, "cpu profile: %.1f ms\n", total * 1e3);
-    for (int k = 0; k < JC_OP_COUNT; k++)
-        if (t[k] > 0.005 * total)
-            fprintf(stderr, "  %-18s %5d ops %8.1f ms %5.1f%%\n", names[k], n[k], t[k] * 1e3, 100 * t[k] / total);
-}
-
-typedef struct {
-    double t;
-    const jc_tensor *node;
-} node_time;
-
-static int slower_first(const void *a, const void *b)
-{
-    double x = ((const node_time *)a)->t, y = ((const node_time *)b)->t;
-    return (x < y) - (x > y);
-}
-
-/* JC_PROFILE=2 adds the slowest single nodes with their shapes. */
-static void print_slowest(node_time *nt, int n)
-{
-    qsort(nt, (size_t)n, sizeof *nt, slower_first);
-    for (int i = 0; i < n && i < 15; i++) {
-        char shape[64], src[64] = "";
-        jc_shape_str(nt[i].node, shape, sizeof shape);
-        if (nt[i].node->src[0])
-            jc_shape_str(nt[i].node->src[0], src, sizeof src);
-        fprintf(stderr, "  %8.2f ms  op %2d  %s <- %s  ip %d,%d,%d,%d,%d\n", nt[i].t * 1e3, (int)nt[i].node->op, shape,
-                src, nt[i].node->ip[0], nt[i].node->ip[1], nt[i].node->ip[2], nt[i].node->ip[3], nt[i].node->ip[4]);
-    }
-}
-
 static jc_status cpu_graph_compute(jc_backend *be, jc_graph *g, jc_error *err)
 {
     jc_cpu_ctx *c = be->ctx;
     c->graph = g;
-    const char *prof = getenv("JC_PROFILE");
-    int profile = prof != NULL;
-    double times[JC_OP_COUNT] = {0};
-    int counts[JC_OP_COUNT] = {0};
-    node_time *nt = prof && atoi(prof) >= 2 ? calloc((size_t)g->n_exec + 1, sizeof *nt) : NULL;
+    int profile = jc_profile_level();
     for (int i = 0; i < g->n_exec; i++) {
-        double t0 = profile ? now_s() : 0;
+        double t0 = profile ? jc_now_s() : 0;
         jc_status s = run_node(c, g->exec[i]);
-        if (profile) {
-            double dt = now_s() - t0;
-            times[g->exec[i]->op] += dt;
-            counts[g->exec[i]->op]++;
-            if (nt)
-                nt[i] = (node_time){dt, g->exec[i]};
-        }
+        if (profile)
+            g->exec[i]->profile_s = jc_now_s() - t0;
         if (s == JC_ERR_NOMEM)
             return jc_error_set(err, s, "cpu: out of memory computing %s", g->exec[i]->name);
         if (s)
@@ -249,11 +192,7 @@ static jc_status cpu_graph_compute(jc_backend *be, jc_graph *g, jc_error *err)
                                 (int)g->exec[i]->op);
     }
     if (profile)
-        print_profile(times, counts);
-    if (nt) {
-        print_slowest(nt, g->n_exec);
-        free(nt);
-    }
+        jc_profile_report("cpu", g, profile);
     return JC_OK;
 }
 

@@ -277,9 +277,16 @@ static jc_status ocl_graph_compute(jc_backend *be, jc_graph *g, jc_error *err)
         }
         c->scratch_bytes = need;
     }
+    /* JC_PROFILE: wait after each node and time it on the host */
+    int profile = jc_profile_level();
     for (int i = 0; i < g->n_exec; i++) {
         jc_tensor *t = g->exec[i];
+        double t0 = profile ? jc_now_s() : 0;
         cl_int e = jc_cl_enqueue_node(c, t);
+        if (e == CL_SUCCESS && profile) {
+            e = c->api.clFinish(c->queue);
+            t->profile_s = jc_now_s() - t0;
+        }
         if (e != CL_SUCCESS) {
             c->api.clFinish(c->queue); /* leave nothing in flight behind an error */
             char what[160];
@@ -290,6 +297,8 @@ static jc_status ocl_graph_compute(jc_backend *be, jc_graph *g, jc_error *err)
     cl_int e = c->api.clFinish(c->queue);
     if (e != CL_SUCCESS)
         return ocl_fail(c, e, "running the graph (device lost or a kernel failed)", err);
+    if (profile)
+        jc_profile_report("opencl", g, profile);
     return JC_OK;
 }
 

@@ -297,6 +297,21 @@ static cl_int reduce_rows(jc_cl_ctx *c, cl_mem x, uint64_t xoff, cl_mem y, uint6
     return run_groups(&k, K_REDUCE_ROWS, (size_t)(rows * chunks));
 }
 
+static cl_int reduce_cols(jc_cl_ctx *c, cl_mem x, uint64_t xoff, cl_mem y, uint64_t yoff, int64_t outer, int64_t n,
+                          int64_t inner, int is_max)
+{
+    kargs k = args_of(c, K_REDUCE_COLS);
+    arg_mem(&k, x);
+    arg_ul(&k, xoff);
+    arg_mem(&k, y);
+    arg_ul(&k, yoff);
+    arg_u(&k, (uint64_t)(outer * inner));
+    arg_u(&k, (uint64_t)n);
+    arg_u(&k, (uint64_t)inner);
+    arg_i(&k, is_max);
+    return run_1d(&k, K_REDUCE_COLS, (size_t)(outer * inner));
+}
+
 static cl_int op_reduce(jc_cl_ctx *c, jc_tensor *t)
 {
     const jc_tensor *x = t->src[0];
@@ -306,18 +321,8 @@ static cl_int op_reduce(jc_cl_ctx *c, jc_tensor *t)
     jc_tensor *xs = jc_storage_base((jc_tensor *)x), *ys = jc_storage_base(t);
     cl_mem xm = (cl_mem)xs->buf->impl, ym = (cl_mem)ys->buf->impl;
     uint64_t xoff = xs->offset / sizeof(float), yoff = ys->offset / sizeof(float);
-    if (inner > 1) {
-        kargs k = args_of(c, K_REDUCE_COLS);
-        arg_mem(&k, xm);
-        arg_ul(&k, xoff);
-        arg_mem(&k, ym);
-        arg_ul(&k, yoff);
-        arg_u(&k, (uint64_t)(outer * inner));
-        arg_u(&k, (uint64_t)n);
-        arg_u(&k, (uint64_t)inner);
-        arg_i(&k, is_max);
-        return run_1d(&k, K_REDUCE_COLS, (size_t)(outer * inner));
-    }
+    if (inner > 1)
+        return reduce_cols(c, xm, xoff, ym, yoff, outer, n, inner, is_max);
     int64_t chunks = reduce_chunks(n);
     if (chunks == 1)
         return reduce_rows(c, xm, xoff, ym, yoff, outer, n, 1, is_max);
@@ -475,6 +480,29 @@ static void arg_bias(kargs *k, const jc_tensor *bias, const jc_tensor *fallback)
     arg_i(k, bias != NULL);
 }
 
+/* Workgroups (tiled kernel) or items (vec kernel, CPU drivers) wanted for
+ * the weight gradient's split-K. */
+#define SPLIT_WANTED_GPU 1024
+#define SPLIT_WANTED_CPU 16
+
+/* Time steps per split of weight gradient t, 0 for none or for another
+ * operation (see jc_conv_weight_split); *splits gets their number. */
+static int64_t weight_split(const jc_cl_ctx *c, const jc_tensor *t, int vec, int64_t *splits)
+{
+    *splits = 1;
+    if (t->op != JC_OP_CONV1D_BWD_WEIGHT)
+        return 0;
+    const jc_tensor *x = t->src[0], *dy = t->src[1];
+    int64_t G = t->ip[4], M = dy->shape[1] / G, N = x->shape[1] / G * t->shape[2];
+    int64_t block = vec ? 4 : 64, tout = dy->shape[2];
+    int64_t units = (M + block - 1) / block * ((N + block - 1) / block) * G;
+    int64_t ts = jc_conv_weight_split(x->shape[0], tout, units,
+                                      c->info.is_cpu_driver ? SPLIT_WANTED_CPU : SPLIT_WANTED_GPU);
+    if (ts)
+        *splits = (tout + ts - 1) / ts;
+    return ts;
+}
+
 static cl_int op_conv(jc_cl_ctx *c, jc_tensor *t)
 {
     /* x [B, Cin, Tin] and y [B, Cout, Tout] of the forward convolution */
@@ -506,10 +534,16 @@ static cl_int op_conv(jc_cl_ctx *c, jc_tensor *t)
     }
     /* the depthwise kernels are direct loops, no GEMM: always fp32 */
     kargs k = dw ? args_of(c, id) : gemm_args_of(c, id);
+    int64_t splits = 1, t_split = dw ? 0 : weight_split(c, t, vec, &splits);
     if (t->op == JC_OP_CONV1D_BWD_WEIGHT) {
         arg_t(&k, x);
         arg_t(&k, y);
-        arg_t(&k, t);
+        if (t_split) { /* partial sums to scratch; their sum below */
+            arg_mem(&k, c->scratch);
+            arg_ul(&k, 0);
+        } else {
+            arg_t(&k, t);
+        }
         arg_i(&k, B);
     } else {
         arg_t(&k, t->src[0]); /* x (forward) or dy (input gradient) */
@@ -520,14 +554,21 @@ static cl_int op_conv(jc_cl_ctx *c, jc_tensor *t)
             arg_u(&k, (uint64_t)jc_tensor_nelem(t));
     }
     conv_geom_args(&k, x, y, w, t, dw);
+    if (t->op == JC_OP_CONV1D_BWD_WEIGHT && !dw) {
+        arg_i(&k, (int)t_split);
+        cl_int e = vec ? run_blocks(&k, M, N, batch * splits, 4, 4) : run_tiles(&k, M, N, batch * splits);
+        if (e != CL_SUCCESS || !t_split)
+            return e;
+        jc_tensor *ts = jc_storage_base(t);
+        int64_t n = jc_tensor_nelem(t);
+        return reduce_cols(c, c->scratch, 0, (cl_mem)ts->buf->impl, ts->offset / sizeof(float), 1, splits, n, 0);
+    }
     if (id == K_DW_BWD_WEIGHT) {
         arg_local(&k, c->wg[id] * c->acc_bytes);
         return run_groups(&k, id, (size_t)(x->shape[1] * taps));
     }
     if (dw)
         return run_1d(&k, id, (size_t)jc_tensor_nelem(t));
-    if (id == K_CONV_BWD_WEIGHT_VEC)
-        return run_blocks(&k, M, N, batch, 4, 4);
     if (vec)
         return run_blocks(&k, M, N, batch, 8, 8);
     return run_tiles(&k, M, N, batch);
@@ -571,7 +612,12 @@ int jc_cl_node_supported(const jc_tensor *t)
 
 size_t jc_cl_node_scratch(const jc_cl_ctx *c, const jc_tensor *t)
 {
-    (void)c;
+    if (t->op == JC_OP_CONV1D_BWD_WEIGHT) {
+        int64_t splits;
+        int dw = is_depthwise((int)t->src[0]->shape[1], (int)t->src[1]->shape[1], t->ip[4]);
+        int vec = c->vec_gemm && !dw;
+        return !dw && weight_split(c, t, vec, &splits) ? (size_t)splits * jc_tensor_bytes(t) : 0;
+    }
     if (t->op != JC_OP_SUM && t->op != JC_OP_MAX)
         return 0;
     int64_t outer, n, inner;

@@ -68,7 +68,7 @@ typedef struct {
     uint64_t a, b, bias, y;
     uint32_t M, N, R, ta, tb, a_step, b_step, Cin, Cout, K, stride;
     int32_t pad;
-    uint32_t dil, Tin, Tout, G, has_bias, r_begin, r_end, accumulate;
+    uint32_t dil, Tin, Tout, G, has_bias, r_begin, r_end, accumulate, t_split;
 } gemm_pc;
 
 _Static_assert(sizeof(gemm_pc) <= JC_VK_PUSH_MAX, "push constants");
@@ -236,6 +236,39 @@ static jc_status rec_conv_bwd_input(jc_vk_ctx *c, jc_tensor *t, jc_error *err)
     return run_gemm(c, &pc, 2, u32(t->shape[0]) * pc.G, acc, 4, err);
 }
 
+static jc_status reduce_axis(jc_vk_ctx *c, const jc_tensor *x, const jc_tensor *y, int64_t outer, int64_t n,
+                             int64_t inner, int is_max, jc_error *err);
+
+/* Workgroups wanted for the weight gradient's split-K: enough to fill a
+ * large GPU several times; on CPU drivers a few per core. */
+#define SPLIT_WANTED_GPU 1024
+#define SPLIT_WANTED_CPU 16
+
+/* Time steps per split of t's weight gradient, 0 for none (see
+ * jc_conv_weight_split); *splits gets their number. */
+static int64_t weight_split(const jc_vk_ctx *c, const jc_tensor *t, int64_t *splits)
+{
+    const jc_tensor *x = t->src[0], *dy = t->src[1];
+    uint32_t spec[5];
+    uint32_t M = u32(dy->shape[1] / t->ip[4]), N = u32(x->shape[1] / t->ip[4] * t->shape[2]);
+    gemm_tiles(c, M, 3, spec);
+    int64_t groups = (int64_t)((N + spec[0] * spec[3] - 1) / (spec[0] * spec[3])) *
+                     ((M + spec[1] * spec[2] - 1) / (spec[1] * spec[2])) * t->ip[4];
+    int64_t tout = dy->shape[2];
+    int64_t ts = jc_conv_weight_split(x->shape[0], tout, groups,
+                                      c->info.is_cpu_driver ? SPLIT_WANTED_CPU : SPLIT_WANTED_GPU);
+    *splits = ts ? (tout + ts - 1) / ts : 1;
+    return ts;
+}
+
+size_t jc_vk_node_scratch(const jc_vk_ctx *c, const jc_tensor *t)
+{
+    int64_t splits;
+    if (t->op != JC_OP_CONV1D_BWD_WEIGHT || !weight_split(c, t, &splits))
+        return 0;
+    return (size_t)splits * jc_tensor_bytes(t);
+}
+
 static jc_status rec_conv_bwd_weight(jc_vk_ctx *c, jc_tensor *t, jc_error *err)
 {
     const jc_tensor *x = t->src[0], *dy = t->src[1];
@@ -244,8 +277,20 @@ static jc_status rec_conv_bwd_weight(jc_vk_ctx *c, jc_tensor *t, jc_error *err)
     pc.M = pc.Cout / pc.G;
     pc.N = pc.Cin / pc.G * pc.K;
     pc.R = u32(x->shape[0]) * pc.Tout;
-    jc_vk_access acc[3] = {{x, 0}, {dy, 0}, {t, 1}};
-    return run_gemm(c, &pc, 3, pc.G, acc, 3, err);
+    int64_t splits;
+    pc.t_split = u32(weight_split(c, t, &splits));
+    if (pc.t_split == 0) {
+        jc_vk_access acc[3] = {{x, 0}, {dy, 0}, {t, 1}};
+        return run_gemm(c, &pc, 3, pc.G, acc, 3, err);
+    }
+    /* one partial dw per split in scratch, then their sum */
+    pc.R = u32(x->shape[0]) * pc.t_split;
+    pc.y = jc_vk_addr(&c->scratch_t);
+    jc_vk_access acc[3] = {{x, 0}, {dy, 0}, {&c->scratch_t, 1}};
+    jc_status s = run_gemm(c, &pc, 3, pc.G * u32(splits), acc, 3, err);
+    if (s)
+        return s;
+    return reduce_axis(c, &c->scratch_t, t, 1, splits, jc_tensor_nelem(t), 0, err);
 }
 
 /* ----------------------------------------------------------- element-wise */
@@ -327,14 +372,13 @@ static jc_status rec_optim(jc_vk_ctx *c, jc_tensor *t, jc_error *err)
 
 /* --------------------------------------------------------- reductions */
 
-static jc_status rec_reduce(jc_vk_ctx *c, jc_tensor *t, jc_error *err)
+/* y[outer, inner] = sum (or max) over n of x[outer, n, inner] */
+static jc_status reduce_axis(jc_vk_ctx *c, const jc_tensor *x, const jc_tensor *y, int64_t outer, int64_t n,
+                             int64_t inner, int is_max, jc_error *err)
 {
-    const jc_tensor *x = t->src[0];
-    int64_t outer, n, inner;
-    split_axis(x, t->ip[0], &outer, &n, &inner);
-    reduce_pc pc = {.x = jc_vk_addr(x), .y = jc_vk_addr(t), .outer = u32(outer), .n = u32(n), .inner = u32(inner),
-                    .is_max = t->op == JC_OP_MAX};
-    jc_vk_access acc[2] = {{x, 0}, {t, 1}};
+    reduce_pc pc = {.x = jc_vk_addr(x), .y = jc_vk_addr(y), .outer = u32(outer), .n = u32(n), .inner = u32(inner),
+                    .is_max = (uint32_t)is_max};
+    jc_vk_access acc[2] = {{x, 0}, {y, 1}};
     uint64_t outputs = (uint64_t)outer * (uint64_t)inner;
     /* a workgroup per output once the axis is long enough to share; else an
      * invocation per output */
@@ -353,6 +397,13 @@ static jc_status rec_reduce(jc_vk_ctx *c, jc_tensor *t, jc_error *err)
     }
     uint32_t spec[2] = {64, 0};
     return jc_vk_dispatch_1d(c, JC_VK_SH_REDUCE, spec, 2, &pc, sizeof pc, outputs, 64, acc, 2, err);
+}
+
+static jc_status rec_reduce(jc_vk_ctx *c, jc_tensor *t, jc_error *err)
+{
+    int64_t outer, n, inner;
+    split_axis(t->src[0], t->ip[0], &outer, &n, &inner);
+    return reduce_axis(c, t->src[0], t, outer, n, inner, t->op == JC_OP_MAX, err);
 }
 
 /* ---------------------------------------------------------- data movement */

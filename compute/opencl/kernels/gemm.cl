@@ -201,17 +201,21 @@ conv_bwd_input(__global const float *dy, ulong dyoff, __global const float *w, u
 }
 
 /* The weight gradient, with the batch folded into the reduction:
- * dw[g*cout + m, r] = sum over q = (b, t) of dy[b, g*cout + m, t] * col_b[r, t]. */
+ * dw[g*cout + m, r] = sum over q = (b, t) of dy[b, g*cout + m, t] * col_b[r, t].
+ * With t_split (split-K, see jc_conv_weight_split), work-group z = split*G + g
+ * covers the time steps [split*t_split, +t_split) of every batch item and
+ * writes its partial dw to slab `split` of dw (scratch). */
 __kernel __attribute__((reqd_work_group_size(LW, LW, 1))) void
 conv_bwd_weight(__global const float *x, ulong xoff, __global const float *dy, ulong dyoff, __global float *dw,
-                ulong dwoff, int B, CONV_ARGS)
+                ulong dwoff, int B, CONV_ARGS, int t_split)
 {
     __local GEMM_OPERAND As[TK * TSP], Bs[TK * TSP];
     int lx = get_local_id(0), ly = get_local_id(1), tid = ly * LW + lx;
     int n0 = get_group_id(0) * TS, m0 = get_group_id(1) * TS;
-    int g = get_global_id(2);
+    int g = get_global_id(2) % G, split = get_global_id(2) / G;
+    int span = t_split ? t_split : Tout, t_lo = split * span, tk = min(span, Tout - t_lo);
     int cin = Cin / G, cout = Cout / G, rows = cin * Kw;
-    int M = cout, N = rows, K = B * Tout;
+    int M = cout, N = rows, K = B * tk;
     float acc[RB * RB];
     for (int i = 0; i < RB * RB; i++)
         acc[i] = 0.0f;
@@ -222,14 +226,14 @@ conv_bwd_weight(__global const float *x, ulong xoff, __global const float *dy, u
             int kk = idx % TK, mm = idx / TK, m = m0 + mm, k = k0 + kk;
             float v = 0.0f;
             if (m < M && k < K) {
-                int b = k / Tout, t = k - b * Tout;
+                int b = k / tk, t = t_lo + k - b * tk;
                 v = dy[dyoff + ((ulong)b * Cout + (ulong)g * cout + m) * Tout + t];
             }
             As[kk * TSP + mm] = TO_OPERAND(v);
             int nn = mm, n = n0 + nn;
             v = 0.0f;
             if (n < N && k < K) {
-                int b = k / Tout, t = k - b * Tout;
+                int b = k / tk, t = t_lo + k - b * tk;
                 int ci = n / Kw, tap = n - ci * Kw;
                 int ti = t * stride - pad + tap * dil;
                 if (ti >= 0 && ti < Tin)
@@ -241,7 +245,7 @@ conv_bwd_weight(__global const float *x, ulong xoff, __global const float *dy, u
         mac_tile(As, Bs, acc, lx, ly);
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    __global float *dwg = dw + dwoff + (ulong)g * cout * rows;
+    __global float *dwg = dw + dwoff + ((ulong)split * G + g) * cout * rows;
     for (int i = 0; i < RB; i++) {
         int m = m0 + ly + LW * i;
         for (int j = 0; j < RB; j++) {

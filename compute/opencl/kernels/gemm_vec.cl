@@ -165,12 +165,15 @@ __kernel void conv_bwd_input_vec(__global const float *dy, ulong dyoff, __global
 
 /* Weight gradient: an item owns 4 output channels x 4 (input channel, tap)
  * pairs and reduces over batch and time 8 steps at a time, one float8 of
- * partial sums per output; the lanes are added at the end. */
+ * partial sums per output; the lanes are added at the end.  t_split as in
+ * conv_bwd_weight (gemm.cl). */
 #define WB 4
 __kernel void conv_bwd_weight_vec(__global const float *x, ulong xoff, __global const float *dy, ulong dyoff,
-                                  __global float *dw, ulong dwoff, int B, CONV_ARGS)
+                                  __global float *dw, ulong dwoff, int B, CONV_ARGS, int t_split)
 {
-    int n0 = get_global_id(0) * WB, m0 = get_global_id(1) * WB, g = get_global_id(2);
+    int n0 = get_global_id(0) * WB, m0 = get_global_id(1) * WB;
+    int g = get_global_id(2) % G, split = get_global_id(2) / G;
+    int span = t_split ? t_split : Tout, t_lo = split * span, t_hi = min(Tout, t_lo + span);
     int cin = Cin / G, cout = Cout / G, rows = cin * Kw;
     if (n0 >= rows || m0 >= cout)
         return;
@@ -186,12 +189,12 @@ __kernel void conv_bwd_weight_vec(__global const float *x, ulong xoff, __global 
     for (int b = 0; b < B; b++) {
         __global const float *dyb = dy + dyoff + ((ulong)b * Cout + (ulong)g * cout) * Tout;
         __global const float *xb = x + xoff + ((ulong)b * Cin + (ulong)g * cin) * Tin;
-        for (int t0 = 0; t0 < Tout; t0 += 8) {
+        for (int t0 = t_lo; t0 < t_hi; t0 += 8) {
             GEMM_OPERAND8 d[WB], v[WB];
             for (int i = 0; i < WB; i++)
-                d[i] = TO_OPERAND8(load_row8(dyb + (ulong)(m0 + i < cout ? m0 + i : m0) * Tout, t0, 1, Tout));
+                d[i] = TO_OPERAND8(load_row8(dyb + (ulong)(m0 + i < cout ? m0 + i : m0) * Tout, t0, 1, t_hi));
             for (int j = 0; j < WB; j++) {
-                /* steps past Tout have d = 0, so whatever x holds there is harmless */
+                /* steps past t_hi have d = 0, so whatever x holds there is harmless */
                 v[j] = TO_OPERAND8(load_row8(xb + (ulong)ci[j] * Tin, t0 * stride - pad + tap[j] * dil, stride, Tin));
             }
             for (int i = 0; i < WB; i++)
@@ -199,7 +202,7 @@ __kernel void conv_bwd_weight_vec(__global const float *x, ulong xoff, __global 
                     acc[i * WB + j] = GEMM_MAC8(acc[i * WB + j], d[i], v[j]);
         }
     }
-    __global float *dwg = dw + dwoff + (ulong)g * cout * rows;
+    __global float *dwg = dw + dwoff + ((ulong)split * G + g) * cout * rows;
     for (int i = 0; i < WB && m0 + i < cout; i++)
         for (int j = 0; j < WB && n0 + j < rows; j++) {
             float8 a = acc[i * WB + j];
