@@ -165,9 +165,9 @@ void jc_graph_set_seed(jc_graph *g, uint64_t seed);
 void jc_graph_set_training(jc_graph *g, int training);
 /* GEMMs and convolutions with fp16 products summed in fp32 (relative error
  * ~1e-3 per product, fp16's range) where the backend offers them
- * (jc_device_info.fp16_gemm: Vulkan GPUs with shaderFloat16; Vulkan CPU
- * drivers only with JC_VULKAN_FP16=1, OpenCL devices with cl_khr_fp16 only
- * with JC_OPENCL_FP16=1).  Allowed by default, but only ever used in
+ * (jc_device_info.fp16_gemm: Vulkan devices with shaderFloat16 only with
+ * JC_VULKAN_FP16=1, OpenCL devices with cl_khr_fp16 only with
+ * JC_OPENCL_FP16=1).  Allowed by default, but only ever used in
  * inference graphs: a graph with gradient (jc_backward) or optimiser
  * operations runs fp32 throughout, since fp16 products in gradients need
  * loss scaling we do not do.  allow = 0 keeps this graph fp32. */

@@ -323,8 +323,7 @@ int jt_bench_ops(int argc, char **argv)
     }
     printf("(percentages of the device's own measured peak: FMA for compute-bound operations, bandwidth for\n"
            " memory-bound ones; best of 3 rounds of >= %.2f s.  Rows without \"fp16\" run fp32 everywhere;\n"
-           " fp16 rows (Vulkan GPUs with shaderFloat16 unless JC_VULKAN_FP16=0, Vulkan CPU drivers and\n"
-           " OpenCL with cl_khr_fp16 only with =1) are against the fp32 FMA peak)\n",
+           " fp16 rows (only with JC_VULKAN_FP16=1 or JC_OPENCL_FP16=1) are against the fp32 FMA peak)\n",
            min_time);
     for (int b = 0; b < n_be; b++)
         jc_backend_free(bes[b]);

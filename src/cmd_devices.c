@@ -32,8 +32,8 @@ int jt_cmd_devices(int argc, char **argv)
                    "Lists every device of every compute backend built in (cpu, opencl, vulkan): name,\n"
                    "vendor, driver, memory, compute units, fp16, subgroup size, cooperative matrix,\n"
                    "and whether inference GEMMs use fp16 products (Vulkan devices with fp16 and OpenCL\n"
-                   "devices with cl_khr_fp16: by default on Vulkan GPUs unless JC_VULKAN_FP16=0, on\n"
-                   "Vulkan CPU drivers and on OpenCL only with =1; training always runs fp32).\n"
+                   "devices with cl_khr_fp16, only with JC_VULKAN_FP16=1 or JC_OPENCL_FP16=1: Vulkan's\n"
+                   "was not faster on the one GPU measured; training always runs fp32).\n"
                    "--backend auto picks the first real GPU (Vulkan, then OpenCL), never a CPU driver\n"
                    "such as PoCL or lavapipe; JEPATOK_BACKEND sets the default of every command.\n");
             return 0;

@@ -307,6 +307,22 @@ static const jc_backend_iface ocl_iface = {
     ocl_graph_compute,
 };
 
+/* The tiled GEMM kernels' tile: 64 x 64 of C in 16-deep slices, or
+ * JC_OPENCL_GEMM_TILE=ts,tk (tuning: ts 32, 64 or 128; tk 8, 16 or 32; the
+ * 16 x 16 items must load a slice of each operand in whole rounds). */
+static void gemm_tile(jc_cl_ctx *c)
+{
+    c->tile = 64;
+    c->tile_k = 16;
+    const char *e = getenv("JC_OPENCL_GEMM_TILE");
+    int ts, tk;
+    if (e && sscanf(e, "%d,%d", &ts, &tk) == 2 && (ts == 32 || ts == 64 || ts == 128) &&
+        (tk == 8 || tk == 16 || tk == 32) && ts * tk % 256 == 0) {
+        c->tile = ts;
+        c->tile_k = tk;
+    }
+}
+
 /* options: "device=N" indexes the flattened device list (default 0). */
 jc_backend *jc_opencl_backend_new(const char *options, jc_error *err)
 {
@@ -346,6 +362,7 @@ jc_backend *jc_opencl_backend_new(const char *options, jc_error *err)
     c->acc_bytes = has_extension(ext, "cl_khr_fp64") ? sizeof(cl_double) : sizeof(cl_float);
     const char *gemm_env = getenv("JC_OPENCL_GEMM");
     c->vec_gemm = gemm_env ? strcmp(gemm_env, "vec") == 0 : c->info.is_cpu_driver;
+    gemm_tile(c);
     c->fp16_mode = fp16_mode(c->info.fp16);
     cl_ulong max_alloc = 0;
     c->api.clGetDeviceInfo(c->device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof max_alloc, &max_alloc, NULL);

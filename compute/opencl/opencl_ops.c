@@ -105,13 +105,14 @@ static cl_int run_groups(kargs *a, jc_cl_kernel_id id, size_t groups)
     return a->c->api.clEnqueueNDRangeKernel(a->c->queue, a->k, 1, NULL, &global, &local, 0, NULL, NULL);
 }
 
-/* the tiled GEMM kernels: 64 x 64 tiles of C, 16 x 16 items each */
+/* the tiled GEMM kernels: tile x tile blocks of C (64 unless tuned), 16 x
+ * 16 items each */
 static cl_int run_tiles(kargs *a, int64_t M, int64_t N, int64_t batch)
 {
     if (a->err != CL_SUCCESS || M == 0 || N == 0 || batch == 0)
         return a->err;
-    size_t local[3] = {16, 16, 1};
-    size_t global[3] = {(size_t)(N + 63) / 64 * 16, (size_t)(M + 63) / 64 * 16, (size_t)batch};
+    size_t ts = (size_t)a->c->tile, local[3] = {16, 16, 1};
+    size_t global[3] = {((size_t)N + ts - 1) / ts * 16, ((size_t)M + ts - 1) / ts * 16, (size_t)batch};
     return a->c->api.clEnqueueNDRangeKernel(a->c->queue, a->k, 3, NULL, global, local, 0, NULL, NULL);
 }
 
@@ -494,7 +495,7 @@ static int64_t weight_split(const jc_cl_ctx *c, const jc_tensor *t, int vec, int
         return 0;
     const jc_tensor *x = t->src[0], *dy = t->src[1];
     int64_t G = t->ip[4], M = dy->shape[1] / G, N = x->shape[1] / G * t->shape[2];
-    int64_t block = vec ? 4 : 64, tout = dy->shape[2];
+    int64_t block = vec ? 4 : c->tile, tout = dy->shape[2];
     int64_t units = (M + block - 1) / block * ((N + block - 1) / block) * G;
     int64_t ts = jc_conv_weight_split(x->shape[0], tout, units,
                                       c->info.is_cpu_driver ? SPLIT_WANTED_CPU : SPLIT_WANTED_GPU);

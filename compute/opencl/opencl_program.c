@@ -29,15 +29,16 @@ static const char *const gemm_files[] = {"common.cl", "gemm_product.cl", "gemm.c
 
 /* The operation codes the kernels switch on come from the C enums, so the
  * kernel sources never hold a copy of them that could drift. */
-static void build_options(char *buf, size_t n)
+static void build_options(const jc_cl_ctx *c, char *buf, size_t n)
 {
     static const char *const bin[] = {"ADD", "SUB", "MUL", "DIV", "MIN", "MAX", "GE", "FSQ_VALUE", "FSQ_INDEX"};
     static const char *const un[] = {"EXP",  "LOG",      "SIN",  "COS",  "SQR",        "SQRT",  "ABS",  "TANH",
                                      "SIGMOID", "SOFTPLUS", "GELU", "SILU", "LEAKY_RELU", "CLAMP", "RECIP"};
     _Static_assert(sizeof bin / sizeof bin[0] == JC_BIN_COUNT, "binary kinds");
     _Static_assert(sizeof un / sizeof un[0] == JC_UN_COUNT, "unary kinds");
-    size_t len = (size_t)snprintf(buf, n, "-cl-std=CL1.2 -DJC_ADAMW_LR=%d -DJC_ADAMW_BC1=%d -DJC_ADAMW_BC2=%d",
-                                  JC_ADAMW_LR, JC_ADAMW_BC1, JC_ADAMW_BC2);
+    size_t len = (size_t)snprintf(buf, n,
+                                  "-cl-std=CL1.2 -DJC_ADAMW_LR=%d -DJC_ADAMW_BC1=%d -DJC_ADAMW_BC2=%d -DTS=%d -DTK=%d",
+                                  JC_ADAMW_LR, JC_ADAMW_BC1, JC_ADAMW_BC2, c->tile, c->tile_k);
     for (int i = 0; i < JC_BIN_COUNT && len < n; i++)
         len += (size_t)snprintf(buf + len, n - len, " -DJC_BIN_%s=%d", bin[i], i);
     for (int i = 0; i < JC_UN_COUNT && len < n; i++)
@@ -216,7 +217,7 @@ static jc_status build_fp16(jc_cl_ctx *c, const char *base_options, jc_error *er
 jc_status jc_cl_program_build(jc_cl_ctx *c, jc_error *err)
 {
     char options[1024];
-    build_options(options, sizeof options);
+    build_options(c, options, sizeof options);
     jc_status s =
         build_program(c, jc_opencl_source_lines, jc_opencl_source_nlines, options, "kernel", &c->program, err);
     for (int k = 0; s == JC_OK && k < K_COUNT; k++)

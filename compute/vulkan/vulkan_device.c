@@ -92,20 +92,19 @@ static int has_extension(jc_vk_fns *f, VkPhysicalDevice pd, const char *name)
     return found;
 }
 
-/* On by default on GPUs that can: the graphs that may use it are
- * inference graphs (the codec's encoder and decoder), where fp16 products
- * cost ~1e-3 relative error per product against up to twice the arithmetic
- * rate on GPUs with packed fp16 ALUs.  Off by default on CPU drivers
- * (lavapipe), which emulate fp16 and run it at 0.7-0.8x the fp32 rate
- * (BENCHMARKS.md): less accurate and slower buys nothing.  JC_VULKAN_FP16=0
- * is the way back to bit-exact fp32 results, =1 turns it on anyway (how the
- * tests exercise it on lavapipe). */
+/* Off by default on every device; JC_VULKAN_FP16=1 turns it on.  The
+ * graphs that may use it are inference graphs (the codec's encoder and
+ * decoder), where fp16 products cost ~1e-3 relative error per product for
+ * up to twice the arithmetic rate on GPUs with packed fp16 ALUs.  But
+ * where measured it bought nothing: on lavapipe 0.7-0.8x the fp32 rate,
+ * and on an NVIDIA H200 (the only GPU measured, 2026-12-04) 0.89x at
+ * 1024^3 and 0.99x on a convolution (BENCHMARKS.md).  Less accurate and
+ * not faster buys nothing; a GPU where it pays can turn it on. */
 int jc_vk_fp16_allowed_by_env(int is_cpu_driver)
 {
+    (void)is_cpu_driver;
     const char *v = getenv("JC_VULKAN_FP16");
-    if (!v || !v[0])
-        return !is_cpu_driver;
-    return atoi(v) > 0;
+    return v && atoi(v) > 0;
 }
 
 void jc_vk_fill_info(jc_vk_fns *f, VkPhysicalDevice pd, jc_device_info *info)

@@ -14,8 +14,13 @@
  * (gemm_product.cl, which precedes this file): fp32 and fma normally,
  * fp16 products in the fp16 build of these kernels; the accumulators are
  * fp32 either way. */
+/* TS and TK: defaults, or the host's (JC_OPENCL_GEMM_TILE, a build option) */
+#ifndef TS
 #define TS 64
+#endif
+#ifndef TK
 #define TK 16
+#endif
 #define LW 16
 #define RB (TS / LW)
 #define TSP (TS + 1)
