@@ -22,8 +22,9 @@ void jc_graph_free(jc_graph *g)
 {
     if (!g)
         return;
-    if (g->arena)
-        g->be->iface->buffer_free(g->be, g->arena);
+    for (int i = 0; i < g->n_arenas; i++)
+        g->be->iface->buffer_free(g->be, g->arenas[i]);
+    free(g->arenas);
     if (g->const_buf)
         g->be->iface->buffer_free(g->be, g->const_buf);
     for (int i = 0; i < g->n_nodes; i++) {
@@ -215,6 +216,46 @@ static jc_status upload_constants(jc_graph *g, jc_error *err)
     return JC_OK;
 }
 
+/* The largest buffer the planner may assume: the device's (NVIDIA's Vulkan
+ * driver allows 4 GiB in one allocation), unless a test set a smaller one;
+ * 0 for no limit. */
+static size_t arena_segment(jc_graph *g)
+{
+    if (!g->max_buffer) {
+        jc_device_info info;
+        jc_backend_device_info(g->be, &info);
+        g->max_buffer = (size_t)info.max_buffer_bytes;
+    }
+    return g->max_buffer / JC_ALIGN * JC_ALIGN;
+}
+
+/* One buffer per segment of the planned address space; each planned
+ * tensor's offset becomes an offset in its segment's buffer. */
+static jc_status alloc_arenas(jc_graph *g, size_t arena_size, jc_error *err)
+{
+    size_t seg = arena_segment(g);
+    int n = seg ? (int)((arena_size + seg - 1) / seg) : 1;
+    g->arenas = calloc((size_t)n, sizeof *g->arenas);
+    if (!g->arenas)
+        return jc_error_set(err, JC_ERR_NOMEM, "graph: out of memory");
+    for (int k = 0; k < n; k++) {
+        size_t size = seg && arena_size - (size_t)k * seg > seg ? seg : arena_size - (size_t)k * seg;
+        jc_status s = g->be->iface->buffer_alloc(g->be, size, &g->arenas[k], err);
+        if (s)
+            return s;
+        g->n_arenas++;
+    }
+    for (int i = 0; i < g->n_exec; i++) {
+        jc_tensor *t = g->exec[i];
+        if (t->view_of || (t->flags & (JC_F_STORE | JC_F_CONST)))
+            continue;
+        t->buf = g->arenas[seg ? t->offset / seg : 0];
+        if (seg)
+            t->offset %= seg;
+    }
+    return JC_OK;
+}
+
 jc_status jc_graph_build(jc_graph *g, jc_error *err)
 {
     if (jc_graph_failed(g))
@@ -250,18 +291,13 @@ jc_status jc_graph_build(jc_graph *g, jc_error *err)
     free(needed);
 
     size_t arena_size = 0;
-    jc_status s = jc_plan_memory(g, &arena_size, err);
+    jc_status s = jc_plan_memory(g, arena_segment(g), &arena_size, err);
     if (s)
         return s;
     if (arena_size > 0) {
-        s = g->be->iface->buffer_alloc(g->be, arena_size, &g->arena, err);
+        s = alloc_arenas(g, arena_size, err);
         if (s)
             return s;
-        for (int i = 0; i < g->n_exec; i++) {
-            jc_tensor *t = g->exec[i];
-            if (!t->view_of && !(t->flags & (JC_F_STORE | JC_F_CONST)))
-                t->buf = g->arena;
-        }
     }
     s = upload_constants(g, err);
     if (s)

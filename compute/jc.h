@@ -67,6 +67,7 @@ typedef struct {
     char vendor[64];
     char driver[128];
     uint64_t memory_bytes;
+    uint64_t max_buffer_bytes; /* largest single buffer; 0: no limit but memory */
     int compute_units;   /* cores / CUs */
     int is_cpu_driver;   /* 1 for the CPU backend, PoCL, lavapipe */
     int fp16;            /* fp16 arithmetic available */

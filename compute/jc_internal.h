@@ -141,7 +141,12 @@ struct jc_graph {
     jc_grad_entry *store_grads;
     int n_store_grads;
 
-    jc_buffer *arena;
+    /* The planned tensors' memory: one buffer, or several where it exceeds
+     * the device's largest buffer (max_buffer, from the device; a test may
+     * set it smaller before the build), each holding whole tensors. */
+    jc_buffer **arenas;
+    int n_arenas;
+    size_t max_buffer;
     jc_buffer *const_buf;
     uint64_t seed;
     int training;
@@ -210,8 +215,10 @@ int jc_broadcast_shape(const jc_tensor *a, const jc_tensor *b, int *ndim, int64_
  * right-aligned, 0 on broadcast axes. */
 void jc_broadcast_strides(const jc_tensor *t, int ndim, const int64_t *out_shape, int64_t *strides);
 
-/* planner.c: assigns arena offsets to g->exec; fills g->stats. */
-jc_status jc_plan_memory(jc_graph *g, size_t *arena_size, jc_error *err);
+/* planner.c: assigns offsets to g->exec's tensors in one address space
+ * cut into segments of `segment` bytes (0: one segment), no tensor across
+ * a boundary, so that segment k can be buffer k; fills g->stats. */
+jc_status jc_plan_memory(jc_graph *g, size_t segment, size_t *arena_size, jc_error *err);
 
 /* Backend constructors and device enumeration (backend.c's table).  Each
  * GPU backend lives in its own directory and is compiled in when configure

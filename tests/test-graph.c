@@ -2,6 +2,8 @@
  * and EMA match hand computation, the planner reuses memory without letting
  * live tensors overlap, and training is bitwise reproducible. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "jc_internal.h"
 #include "testutil.h"
@@ -196,6 +198,60 @@ static void test_mlp(void)
     tap_ok(again == last && memcmp(wa, wb, sizeof wa) == 0, "training is bitwise reproducible for a seed");
 }
 
+static int in_arena(const jc_graph *g, const jc_buffer *buf)
+{
+    for (int k = 0; k < g->n_arenas; k++)
+        if (buf == g->arenas[k])
+            return 1;
+    return 0;
+}
+
+/* Planner: the pairs of tensors alive at once that overlap in an arena
+ * buffer (there must be none). */
+static int planner_overlaps(jc_graph *g)
+{
+    int n = g->n_exec, bad = 0;
+    int *first_use = calloc((size_t)g->n_nodes, sizeof *first_use), *last_use = calloc((size_t)g->n_nodes, sizeof *last_use);
+    for (int i = 0; i < g->n_nodes; i++)
+        first_use[i] = last_use[i] = -1;
+    for (int i = 0; i < n; i++) {
+        jc_tensor *t = g->exec[i];
+        jc_tensor *bt = jc_storage_base(t);
+        if (bt->graph == g && first_use[bt->id] < 0)
+            first_use[bt->id] = i;
+        for (int k = 0; k < JC_MAX_SRC; k++)
+            if (t->src[k]) {
+                jc_tensor *b = jc_storage_base(t->src[k]);
+                if (b->graph == g)
+                    last_use[b->id] = i;
+            }
+        if (bt->graph == g && (bt->flags & (JC_F_OUTPUT | JC_F_INPUT)))
+            last_use[bt->id] = n;
+        if (bt->graph == g && (t->flags & JC_F_OUTPUT))
+            last_use[bt->id] = n;
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        jc_tensor *a = g->nodes[i];
+        if (!in_arena(g, a->buf) || a->view_of || first_use[i] < 0)
+            continue;
+        if (a->flags & JC_F_INPUT)
+            first_use[i] = -1; /* written by the host before the run */
+        for (int j = i + 1; j < g->n_nodes; j++) {
+            jc_tensor *b = g->nodes[j];
+            if (!in_arena(g, b->buf) || b->view_of || first_use[j] < -1)
+                continue;
+            int fi = (a->flags & JC_F_INPUT) ? -1 : first_use[i], fj = (b->flags & JC_F_INPUT) ? -1 : first_use[j];
+            int li = last_use[i] < fi ? fi : last_use[i], lj = last_use[j] < fj ? fj : last_use[j];
+            int live_together = fi <= lj && fj <= li;
+            int overlap = a->buf == b->buf && a->offset < b->offset + jc_tensor_bytes(b) && b->offset < a->offset + jc_tensor_bytes(a);
+            bad += live_together && overlap;
+        }
+    }
+    free(first_use);
+    free(last_use);
+    return bad;
+}
+
 /* A 1-D conv net learns to pick out a sine's frequency: input noisy sine
  * with frequency f, target a smooth envelope = f / 8 at every step. */
 static void test_convnet(void)
@@ -255,57 +311,68 @@ static void test_convnet(void)
     tap_ok(s == JC_OK && avg_last < 0.4 * avg_first, "conv net learns sine frequency: L1 %.3f -> %.3f", avg_first,
            avg_last);
 
-    /* Planner: no two tensors alive at once may overlap in the arena. */
-    int n = g->n_exec, bad = 0;
-    int *first_use = calloc((size_t)g->n_nodes, sizeof *first_use), *last_use = calloc((size_t)g->n_nodes, sizeof *last_use);
-    for (int i = 0; i < g->n_nodes; i++)
-        first_use[i] = last_use[i] = -1;
-    for (int i = 0; i < n; i++) {
-        jc_tensor *t = g->exec[i];
-        jc_tensor *bt = jc_storage_base(t);
-        if (bt->graph == g && first_use[bt->id] < 0)
-            first_use[bt->id] = i;
-        for (int k = 0; k < JC_MAX_SRC; k++)
-            if (t->src[k]) {
-                jc_tensor *b = jc_storage_base(t->src[k]);
-                if (b->graph == g)
-                    last_use[b->id] = i;
-            }
-        if (bt->graph == g && (bt->flags & (JC_F_OUTPUT | JC_F_INPUT)))
-            last_use[bt->id] = n;
-        if (bt->graph == g && (t->flags & JC_F_OUTPUT))
-            last_use[bt->id] = n;
-    }
-    for (int i = 0; i < g->n_nodes; i++) {
-        jc_tensor *a = g->nodes[i];
-        if (a->buf != g->arena || a->view_of || first_use[i] < 0)
-            continue;
-        if (a->flags & JC_F_INPUT)
-            first_use[i] = -1; /* written by the host before the run */
-        for (int j = i + 1; j < g->n_nodes; j++) {
-            jc_tensor *b = g->nodes[j];
-            if (b->buf != g->arena || b->view_of || first_use[j] < -1)
-                continue;
-            int fi = (a->flags & JC_F_INPUT) ? -1 : first_use[i], fj = (b->flags & JC_F_INPUT) ? -1 : first_use[j];
-            int li = last_use[i] < fi ? fi : last_use[i], lj = last_use[j] < fj ? fj : last_use[j];
-            int live_together = fi <= lj && fj <= li;
-            int overlap = a->offset < b->offset + jc_tensor_bytes(b) && b->offset < a->offset + jc_tensor_bytes(a);
-            bad += live_together && overlap;
-        }
-    }
+    int n = g->n_exec, bad = planner_overlaps(g);
     jc_graph_stats stats;
     jc_graph_get_stats(g, &stats);
     tap_ok(bad == 0, "planner: no live tensors overlap (%d ops)", n);
     double ratio = (double)stats.planned_bytes / (double)stats.naive_bytes;
     tap_ok(stats.planned_bytes < stats.naive_bytes, "planner reuses memory: planned %zu of %zu bytes (%.2f)",
            stats.planned_bytes, stats.naive_bytes, ratio);
-    free(first_use);
-    free(last_use);
     free(xv);
     free(yv);
     jc_graph_free(g);
     jc_adamw_free(opt);
     jc_store_free(ps);
+}
+
+/* A graph whose memory exceeds the device's largest buffer (here set to
+ * 256 KiB) is planned into several buffers, no tensor across two, and
+ * computes exactly what the one-buffer plan computes. */
+static jc_graph *chain_graph(size_t max_buffer, const float *xv, float *out, jc_error *err)
+{
+    jc_graph *g = jc_graph_new(be);
+    g->max_buffer = max_buffer;
+    int64_t shape[2] = {100, 256}; /* 100 KiB per tensor */
+    jc_tensor *x = jc_input(g, "x", 2, shape);
+    jc_tensor *a = jc_exp(g, x), *b = jc_sin(g, x);
+    jc_tensor *c = jc_mul(g, a, b), *d = jc_add(g, c, x);
+    jc_tensor *y = jc_sum(g, jc_mul(g, jc_tanh(g, d), a), 1);
+    jc_graph_output(g, y);
+    if (jc_graph_build(g, err) || jc_tensor_set(x, xv, err) || jc_graph_compute(g, err) || jc_tensor_get(y, out, err)) {
+        jc_graph_free(g);
+        return NULL;
+    }
+    return g;
+}
+
+static void test_segmented_arena(void)
+{
+    jc_error err = {0};
+    float *xv = malloc(100 * 256 * sizeof *xv), one[100], split[100];
+    for (int i = 0; i < 100 * 256; i++)
+        xv[i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
+    jc_graph *g1 = chain_graph(0, xv, one, &err);
+    jc_graph *g2 = chain_graph(256 << 10, xv, split, &err);
+    tap_ok(g1 && g2, "segmented arena: both graphs run%s%s", g1 && g2 ? "" : ": ", g1 && g2 ? "" : err.msg);
+    if (g1 && g2) {
+        int crossing = 0;
+        for (int i = 0; i < g2->n_exec; i++) {
+            const jc_tensor *t = g2->exec[i];
+            crossing += in_arena(g2, t->buf) && t->offset + jc_tensor_bytes(t) > (256u << 10);
+        }
+        tap_ok(g1->n_arenas == 1 && g2->n_arenas > 1 && crossing == 0,
+               "segmented arena: %d buffers of at most 256 KiB instead of 1, no tensor across two", g2->n_arenas);
+        tap_ok(planner_overlaps(g2) == 0, "segmented arena: no live tensors overlap");
+        tap_ok(memcmp(one, split, sizeof one) == 0, "segmented arena: the same results bit for bit");
+    }
+    jc_graph_free(g1);
+    jc_graph_free(g2);
+    /* a tensor larger than the largest buffer is an error, not a crash */
+    jc_graph *g3 = chain_graph(64 << 10, xv, split, &err);
+    tap_ok(!g3 && err.code == JC_ERR_NOMEM && strstr(err.msg, "largest buffer"),
+           "a tensor past the largest buffer: %s", err.msg);
+    jc_graph_free(g3);
+    free(xv);
 }
 
 /* A graph only runs what its outputs and updates need. */
@@ -335,6 +402,7 @@ int main(void)
     test_mlp();
     test_convnet();
     test_pruning();
+    test_segmented_arena();
     jc_backend_free(be);
     return tap_done();
 }

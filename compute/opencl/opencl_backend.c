@@ -367,6 +367,7 @@ jc_backend *jc_opencl_backend_new(const char *options, jc_error *err)
     cl_ulong max_alloc = 0;
     c->api.clGetDeviceInfo(c->device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof max_alloc, &max_alloc, NULL);
     c->max_alloc = max_alloc;
+    c->info.max_buffer_bytes = max_alloc;
 
     cl_int e = CL_SUCCESS;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)c->platform, 0};

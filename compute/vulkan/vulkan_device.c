@@ -275,6 +275,7 @@ jc_status jc_vk_open_device(jc_vk_ctx *c, int index, jc_error *err)
     VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &sg};
     f->vkGetPhysicalDeviceProperties2(c->phys, &p2);
     c->max_alloc = m3.maxMemoryAllocationSize;
+    c->info.max_buffer_bytes = c->max_alloc;
     const char *nosg = getenv("JC_VULKAN_NO_SUBGROUPS");
     c->use_subgroups = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                        (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) &&
