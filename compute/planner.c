@@ -26,6 +26,13 @@ typedef struct {
 
 static size_t align_up(size_t n) { return (n + JC_ALIGN - 1) / JC_ALIGN * JC_ALIGN; }
 
+static void remove_free(allocator *a, int i)
+{
+    for (int j = i; j + 1 < a->n; j++)
+        a->free[j] = a->free[j + 1];
+    a->n--;
+}
+
 static int free_range(allocator *a, size_t off, size_t size)
 {
     int i = 0;
@@ -46,15 +53,11 @@ static int free_range(allocator *a, size_t off, size_t size)
     /* merge with the right, then the left neighbour */
     if (i + 1 < a->n && a->free[i].off + a->free[i].size == a->free[i + 1].off) {
         a->free[i].size += a->free[i + 1].size;
-        for (int j = i + 1; j + 1 < a->n; j++)
-            a->free[j] = a->free[j + 1];
-        a->n--;
+        remove_free(a, i + 1);
     }
     if (i > 0 && a->free[i - 1].off + a->free[i - 1].size == a->free[i].off) {
         a->free[i - 1].size += a->free[i].size;
-        for (int j = i; j + 1 < a->n; j++)
-            a->free[j] = a->free[j + 1];
-        a->n--;
+        remove_free(a, i);
     }
     return 0;
 }
@@ -66,13 +69,6 @@ static size_t fit_start(const allocator *a, size_t off, size_t size)
     if (a->segment && off / a->segment != (off + size - 1) / a->segment)
         return (off / a->segment + 1) * a->segment;
     return off;
-}
-
-static void remove_free(allocator *a, int i)
-{
-    for (int j = i; j + 1 < a->n; j++)
-        a->free[j] = a->free[j + 1];
-    a->n--;
 }
 
 /* Best fit among the free ranges, else grow the arena at the top.  Where
