@@ -188,12 +188,16 @@ void jc_shape_str(const jc_tensor *t, char *buf, size_t n);
  * reduction runs over every (batch, time) step, while its output (cout x
  * cin*K per group) is often a few tiles, so a few workgroups would each
  * loop over all of it (HiFi-GAN's 12-channel layers at 48000 samples:
- * 35 ms each on an H200).  Given the workgroups the product has without a
- * split and the number wanted, returns the time steps per split (a
- * multiple of 8; each workgroup then writes a partial dw to scratch, and a
- * sum over the splits follows), or 0 where splitting does not pay. */
-static inline int64_t jc_conv_weight_split(int64_t B, int64_t Tout, int64_t workgroups, int64_t wanted)
+ * 35 ms each on an H200).  Given the workgroups (or, for kernels whose
+ * driver picks the workgroup, items) the product has without a split,
+ * returns the time steps per split (a multiple of 8; each workgroup then
+ * writes a partial dw to scratch, and a sum over the splits follows), or 0
+ * where splitting does not pay.  Splits aim at 1024 workgroups in all on
+ * GPUs, enough to fill a large one several times, and 16 on CPU drivers, a
+ * few per core. */
+static inline int64_t jc_conv_weight_split(int64_t B, int64_t Tout, int64_t workgroups, int is_cpu_driver)
 {
+    int64_t wanted = is_cpu_driver ? 16 : 1024;
     int64_t splits = (wanted + workgroups - 1) / workgroups;
     if (splits > B * Tout / 256) /* at least 256 steps of reduction each */
         splits = B * Tout / 256;

@@ -481,24 +481,21 @@ static void arg_bias(kargs *k, const jc_tensor *bias, const jc_tensor *fallback)
     arg_i(k, bias != NULL);
 }
 
-/* Workgroups (tiled kernel) or items (vec kernel, CPU drivers) wanted for
- * the weight gradient's split-K. */
-#define SPLIT_WANTED_GPU 1024
-#define SPLIT_WANTED_CPU 16
-
-/* Time steps per split of weight gradient t, 0 for none or for another
- * operation (see jc_conv_weight_split); *splits gets their number. */
-static int64_t weight_split(const jc_cl_ctx *c, const jc_tensor *t, int vec, int64_t *splits)
+/* Time steps per split of weight gradient t, 0 for none, for the
+ * depthwise kernel (a direct loop of its own) or for another operation
+ * (see jc_conv_weight_split); *splits gets their number.  The tiled kernel
+ * has a workgroup per tile, the vec kernel (CPU drivers) an item per 4 x 4
+ * block. */
+static int64_t weight_split(const jc_cl_ctx *c, const jc_tensor *t, int64_t *splits)
 {
     *splits = 1;
-    if (t->op != JC_OP_CONV1D_BWD_WEIGHT)
-        return 0;
     const jc_tensor *x = t->src[0], *dy = t->src[1];
+    if (t->op != JC_OP_CONV1D_BWD_WEIGHT || is_depthwise((int)x->shape[1], (int)dy->shape[1], t->ip[4]))
+        return 0;
     int64_t G = t->ip[4], M = dy->shape[1] / G, N = x->shape[1] / G * t->shape[2];
-    int64_t block = vec ? 4 : c->tile, tout = dy->shape[2];
+    int64_t block = c->vec_gemm ? 4 : c->tile, tout = dy->shape[2];
     int64_t units = (M + block - 1) / block * ((N + block - 1) / block) * G;
-    int64_t ts = jc_conv_weight_split(x->shape[0], tout, units,
-                                      c->info.is_cpu_driver ? SPLIT_WANTED_CPU : SPLIT_WANTED_GPU);
+    int64_t ts = jc_conv_weight_split(x->shape[0], tout, units, c->info.is_cpu_driver);
     if (ts)
         *splits = (tout + ts - 1) / ts;
     return ts;
@@ -535,7 +532,7 @@ static cl_int op_conv(jc_cl_ctx *c, jc_tensor *t)
     }
     /* the depthwise kernels are direct loops, no GEMM: always fp32 */
     kargs k = dw ? args_of(c, id) : gemm_args_of(c, id);
-    int64_t splits = 1, t_split = dw ? 0 : weight_split(c, t, vec, &splits);
+    int64_t splits, t_split = weight_split(c, t, &splits);
     if (t->op == JC_OP_CONV1D_BWD_WEIGHT) {
         arg_t(&k, x);
         arg_t(&k, y);
@@ -613,12 +610,9 @@ int jc_cl_node_supported(const jc_tensor *t)
 
 size_t jc_cl_node_scratch(const jc_cl_ctx *c, const jc_tensor *t)
 {
-    if (t->op == JC_OP_CONV1D_BWD_WEIGHT) {
-        int64_t splits;
-        int dw = is_depthwise((int)t->src[0]->shape[1], (int)t->src[1]->shape[1], t->ip[4]);
-        int vec = c->vec_gemm && !dw;
-        return !dw && weight_split(c, t, vec, &splits) ? (size_t)splits * jc_tensor_bytes(t) : 0;
-    }
+    int64_t splits;
+    if (weight_split(c, t, &splits))
+        return (size_t)splits * jc_tensor_bytes(t);
     if (t->op != JC_OP_SUM && t->op != JC_OP_MAX)
         return 0;
     int64_t outer, n, inner;

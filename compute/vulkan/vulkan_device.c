@@ -100,9 +100,8 @@ static int has_extension(jc_vk_fns *f, VkPhysicalDevice pd, const char *name)
  * and on an NVIDIA H200 (the only GPU measured, 2026-12-04) 0.89x at
  * 1024^3 and 0.99x on a convolution (BENCHMARKS.md).  Less accurate and
  * not faster buys nothing; a GPU where it pays can turn it on. */
-int jc_vk_fp16_allowed_by_env(int is_cpu_driver)
+int jc_vk_fp16_allowed_by_env(void)
 {
-    (void)is_cpu_driver;
     const char *v = getenv("JC_VULKAN_FP16");
     return v && atoi(v) > 0;
 }
@@ -139,7 +138,7 @@ void jc_vk_fill_info(jc_vk_fns *f, VkPhysicalDevice pd, jc_device_info *info)
     info->compute_units = 0; /* core Vulkan has no portable query */
     info->is_cpu_driver = p2.properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
     info->fp16 = f16.shaderFloat16 ? 1 : 0;
-    info->fp16_gemm = info->fp16 && jc_vk_fp16_allowed_by_env(info->is_cpu_driver);
+    info->fp16_gemm = info->fp16 && jc_vk_fp16_allowed_by_env();
     info->subgroup_size = (int)sg.subgroupSize;
     info->cooperative_matrix = has_extension(f, pd, "VK_KHR_cooperative_matrix");
 }

@@ -164,7 +164,7 @@ jc_status jc_vk_create_instance(jc_vk_fns *f, int validate, VkInstance *out, jc_
 void jc_vk_fill_info(jc_vk_fns *f, VkPhysicalDevice pd, jc_device_info *info);
 /* Whether JC_VULKAN_FP16 lets the fp16 GEMM run: when it is a positive
  * number (off by default on every device). */
-int jc_vk_fp16_allowed_by_env(int is_cpu_driver);
+int jc_vk_fp16_allowed_by_env(void);
 jc_status jc_vk_open_device(jc_vk_ctx *c, int index, jc_error *err);
 void jc_vk_close_device(jc_vk_ctx *c);
 /* Error from a failed Vulkan call, naming the device and the cause. */

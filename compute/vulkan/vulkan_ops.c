@@ -239,11 +239,6 @@ static jc_status rec_conv_bwd_input(jc_vk_ctx *c, jc_tensor *t, jc_error *err)
 static jc_status reduce_axis(jc_vk_ctx *c, const jc_tensor *x, const jc_tensor *y, int64_t outer, int64_t n,
                              int64_t inner, int is_max, jc_error *err);
 
-/* Workgroups wanted for the weight gradient's split-K: enough to fill a
- * large GPU several times; on CPU drivers a few per core. */
-#define SPLIT_WANTED_GPU 1024
-#define SPLIT_WANTED_CPU 16
-
 /* Time steps per split of t's weight gradient, 0 for none (see
  * jc_conv_weight_split); *splits gets their number. */
 static int64_t weight_split(const jc_vk_ctx *c, const jc_tensor *t, int64_t *splits)
@@ -255,8 +250,7 @@ static int64_t weight_split(const jc_vk_ctx *c, const jc_tensor *t, int64_t *spl
     int64_t groups = (int64_t)((N + spec[0] * spec[3] - 1) / (spec[0] * spec[3])) *
                      ((M + spec[1] * spec[2] - 1) / (spec[1] * spec[2])) * t->ip[4];
     int64_t tout = dy->shape[2];
-    int64_t ts = jc_conv_weight_split(x->shape[0], tout, groups,
-                                      c->info.is_cpu_driver ? SPLIT_WANTED_CPU : SPLIT_WANTED_GPU);
+    int64_t ts = jc_conv_weight_split(x->shape[0], tout, groups, c->info.is_cpu_driver);
     *splits = ts ? (tout + ts - 1) / ts : 1;
     return ts;
 }
