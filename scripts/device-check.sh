@@ -13,10 +13,11 @@
 # to $OUT (at most 8 files come back):
 #   env.txt    driver, GPU, `jepatok devices`
 #   tests.txt  the backend op tests, fp16 paths and shipped-model tests (TAP)
-#   bench.txt  `jepatok bench ops --backend all`; at the end, GEMM with
-#              other Vulkan tile shapes
+#   bench.txt  `jepatok bench ops --backend all`; at the end, Vulkan's
+#              register and shared-memory GEMMs at several tile shapes
 #   codec.txt  encode+decode real-time factors on each backend
 #   train.txt  stage-2 training step times, CPU against the GPU backends
+#              (and Vulkan with the shared-memory GEMM)
 # Every step has its own time limit, so one hang costs only its share.
 # Locally (CPU drivers) it runs too: a check of the script itself.
 set -u
@@ -56,6 +57,9 @@ for t in test-backend-vulkan test-backend-opencl test-vulkan-fp16 test-opencl-fp
     test-model-vulkan test-model-opencl; do
     step 120 tests.txt "$t" "$bin/$t"
 done
+# the shared-memory GEMM (tests/test-vulkan-gemm-tiled.sh does this on CI)
+step 120 tests.txt "test-backend-vulkan, JC_VULKAN_GEMM=tiled" env JC_VULKAN_GEMM=tiled \
+    "$bin/test-backend-vulkan" vulkan "vulkan gemm_tiled"
 # the TAP totals, and every failure in full
 grep -c '^ok' "$out/tests.txt" | sed 's/^/ok lines: /'
 grep '^not ok\|^Bail out' "$out/tests.txt" | head -40
@@ -80,10 +84,22 @@ for args in "--backend cpu --batch 4" "--backend vulkan --batch 4" "--backend op
 done
 grep '^{' "$out/train.txt"
 
-# last, as it matters least: GEMM with other Vulkan tile shapes (wg_n,wg_m,
-# rows,columns per thread; the default on GPUs is 16,16,4,4)
-for tile in 16,16,8,8 32,8,8,4 16,16,4,8; do
-    JC_VULKAN_GEMM_TILE=$tile step 60 bench.txt "bench ops --backend vulkan --quick, tile $tile" \
-        "$bin/jepatok" bench ops --backend vulkan --quick
+# Vulkan's two GEMM kernels (JC_VULKAN_GEMM: registers, the default, or
+# tiled = shared memory, TK-deep slices) at several tile shapes (wg_n,wg_m,
+# rows,columns per invocation; the default on GPUs is 16,16,4,4), then the
+# training step with the shared-memory kernel: the data to choose the
+# default by.
+for v in "registers 16,16,4,4" "registers 16,16,4,8" "tiled 16,16,4,4" "tiled 16,16,8,8" \
+    "tiled,8 16,16,8,8" "tiled 16,16,4,8" "tiled,32 16,16,4,4"; do
+    # shellcheck disable=SC2086 # two words
+    set -- $v
+    step 60 bench.txt "bench ops --backend vulkan --quick, JC_VULKAN_GEMM=$1 tile $2" \
+        env JC_VULKAN_GEMM="$1" JC_VULKAN_GEMM_TILE="$2" "$bin/jepatok" bench ops --backend vulkan --quick
 done
-grep -E '^## .*tile|^matmul' "$out/bench.txt" | tail -12
+grep -E '^## .*tile|^matmul|^conv' "$out/bench.txt" | tail -40
+for args in "--batch 4" "--batch 16"; do
+    # shellcheck disable=SC2086 # a list of words
+    step 75 train.txt "bench stage2 --backend vulkan $args, JC_VULKAN_GEMM=tiled" env JC_VULKAN_GEMM=tiled \
+        "$bin/jepatok" bench stage2 --backend vulkan $args --crop-seconds 2 --steps 3 --warmup 1
+done
+grep '^{' "$out/train.txt"

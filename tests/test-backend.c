@@ -1,10 +1,11 @@
 /* test-backend.c: one backend against the CPU backend.  Built once per GPU
  * backend with -DTEST_BACKEND='"opencl"' (or "vulkan"); a name on the
- * command line overrides it.  For every operation, forward and backward on
- * odd shapes (not multiples of any work-group size), a tensor past the
- * 128 MiB storage-binding limit, and 20 training steps of a small conv net
- * whose loss curve must match the CPU's.  Skips only when the driver or
- * device is absent. */
+ * command line overrides it, and a second word names it in the test lines
+ * (for a variant of the backend that the caller's environment selects).
+ * For every operation, forward and backward on odd shapes (not multiples
+ * of any work-group size), a tensor past the 128 MiB storage-binding
+ * limit, and 20 training steps of a small conv net whose loss curve must
+ * match the CPU's.  Skips only when the driver or device is absent. */
 #include <stdio.h>
 
 #include "testutil.h"
@@ -15,7 +16,7 @@
 
 #define MAXIN 3
 
-static const char *bname;
+static const char *bname, *label; /* backend; its name in the test lines */
 static jc_backend *cpu, *dev;
 static jc_rng rng;
 
@@ -94,15 +95,15 @@ static void compare_case(const op_case *c, build_fn build, double tol)
     }
     ok_cpu = ok_cpu && run_case(cpu, c, build, in_data, r, &ref, &n_ref, gref, msg) == 0;
     if (!ok_cpu) {
-        tap_ok(0, "%s %s: CPU reference failed (%s)", bname, c->name, msg);
+        tap_ok(0, "%s %s: CPU reference failed (%s)", label, c->name, msg);
         goto done;
     }
     if (run_case(dev, c, build, in_data, r, &got, &n_got, ggot, msg) != 0) {
-        tap_ok(0, "%s %s forward (%s)", bname, c->name, msg);
+        tap_ok(0, "%s %s forward (%s)", label, c->name, msg);
         goto done;
     }
     double e = tu_nmse(got, ref, n_ref);
-    tap_ok(n_got == n_ref && e <= tol, "%s %s forward (nmse %.1e)", bname, c->name, e);
+    tap_ok(n_got == n_ref && e <= tol, "%s %s forward (nmse %.1e)", label, c->name, e);
     if (!c->no_grad) {
         double worst = 0;
         int missing = 0;
@@ -115,7 +116,7 @@ static void compare_case(const op_case *c, build_fn build, double tol)
             if (!(ge <= worst))
                 worst = ge;
         }
-        tap_ok(!missing && worst <= tol, "%s %s backward (nmse %.1e)", bname, c->name, worst);
+        tap_ok(!missing && worst <= tol, "%s %s backward (nmse %.1e)", label, c->name, worst);
     }
 done:
     free(r);
@@ -193,6 +194,10 @@ static jc_tensor *b_ops(jc_graph *g, jc_tensor **in, int w)
     /* long signals, few channels: the weight gradient's split-K path */
     case 55: return jc_conv1d(g, in[0], in[1], in[2], (jc_conv_params){1, 3, 3, 1, 1});
     case 56: return jc_conv1d(g, in[0], in[1], in[2], (jc_conv_params){2, 4, 3, 2, 2});
+    /* more than 32 rows in each GEMM mode: the GPU tile shapes (and Vulkan's
+     * shared-memory GEMM, tests/test-vulkan-gemm-tiled.sh) */
+    case 57: return jc_conv1d(g, in[0], in[1], in[2], (jc_conv_params){2, 2, 1, 1, 1});
+    case 58: return jc_conv_transpose1d(g, in[0], in[1], in[2], (jc_conv_params){4, 2, 2, 1, 1}, 1);
     default: /* past the binding limit: 2 x 17.25 M floats = 138 MB per tensor */
         return jc_sum(g, jc_mul(g, in[0], in[1]), 1);
     }
@@ -258,6 +263,9 @@ static const op_case cases[] = {
      {S3(2, 3, 9001), S3(4, 3, 7), S3(4, 0, 0)}, -1, 1, 0},
     {"conv1d long signal groups2 stride2 dil2 (split-K)", 56, 3, {3, 3, 1},
      {S3(1, 6, 12001), S3(4, 3, 5), S3(4, 0, 0)}, -1, 1, 0},
+    {"conv1d wide 40->36 k5 stride2", 57, 3, {3, 3, 1}, {S3(2, 40, 53), S3(36, 40, 5), S3(36, 0, 0)}, -1, 1, 0},
+    {"conv_transpose1d wide 48->40 k8 stride4", 58, 3, {3, 3, 1},
+     {S3(2, 48, 19), S3(48, 40, 8), S3(40, 0, 0)}, -1, 1, 0},
     {"mul+sum past the 128 MiB binding limit", 54, 2, {2, 2}, {S3(2, 17250000, 0), S3(2, 17250000, 0)}, -1, 1, 0},
 };
 
@@ -313,6 +321,7 @@ static int train_curve(jc_backend *be, float *losses)
 int main(int argc, char **argv)
 {
     bname = argc > 1 ? argv[1] : TEST_BACKEND;
+    label = argc > 2 ? argv[2] : bname;
     jc_error err = {0};
     dev = jc_backend_open(bname, NULL, &err);
     if (!dev) {
@@ -340,7 +349,7 @@ int main(int argc, char **argv)
         for (int i = 0; okd && i < 20; i++)
             worst = fmax(worst, fabs(ld[i] - lc[i]) / fmax(1e-6, fabs(lc[i])));
         tap_ok(okd && worst < 1e-3, "%s conv net 20 training steps: loss %.4f -> %.4f, CPU %.4f -> %.4f (max rel diff %.1e)",
-               bname, okd ? ld[0] : NAN, okd ? ld[19] : NAN, okc ? lc[0] : NAN, okc ? lc[19] : NAN, worst);
+               label, okd ? ld[0] : NAN, okd ? ld[19] : NAN, okc ? lc[0] : NAN, okc ? lc[19] : NAN, worst);
     }
     jc_backend_free(dev);
     jc_backend_free(cpu);

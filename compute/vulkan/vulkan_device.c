@@ -143,6 +143,20 @@ void jc_vk_fill_info(jc_vk_fns *f, VkPhysicalDevice pd, jc_device_info *info)
     info->cooperative_matrix = has_extension(f, pd, "VK_KHR_cooperative_matrix");
 }
 
+/* JC_VULKAN_GEMM=tiled[,TK] selects the shared-memory GEMM (shaders/
+ * gemm_tiled.comp) with slices TK deep (default 16; 4 to 64); unset or
+ * "registers", the register kernel.  The register kernel stays the default
+ * on every device until the tiled one is measured faster on a GPU
+ * (BENCHMARKS.md); scripts/device-check.sh measures both. */
+static uint32_t gemm_tiled_from_env(void)
+{
+    const char *v = getenv("JC_VULKAN_GEMM");
+    if (!v || strncmp(v, "tiled", 5) != 0 || (v[5] != 0 && v[5] != ','))
+        return 0;
+    int tk = v[5] == ',' ? atoi(v + 6) : 16;
+    return tk >= 4 && tk <= 64 ? (uint32_t)tk : 16;
+}
+
 /* Devices of a fresh instance; the caller destroys it. */
 static jc_status list_devices(jc_vk_fns *f, VkInstance inst, VkPhysicalDevice **out, uint32_t *n, jc_error *err)
 {
@@ -280,6 +294,7 @@ jc_status jc_vk_open_device(jc_vk_ctx *c, int index, jc_error *err)
                        (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) &&
                        (sg.supportedOperations & VK_SUBGROUP_FEATURE_BASIC_BIT) && sg.subgroupSize >= 4 &&
                        !(nosg && atoi(nosg) > 0);
+    c->gemm_tiled_tk = gemm_tiled_from_env();
 
     uint32_t nq = 0;
     f->vkGetPhysicalDeviceQueueFamilyProperties(c->phys, &nq, NULL);

@@ -119,6 +119,7 @@ typedef struct {
     uint32_t mem_staging; /* host-visible coherent type for transfers */
     int direct_map;       /* tensors' memory is host visible: no staging */
     int use_subgroups;
+    uint32_t gemm_tiled_tk; /* JC_VULKAN_GEMM=tiled[,tk]: slice depth; 0 = register kernel */
     uint32_t max_groups[3];
     VkDeviceSize max_alloc; /* maxMemoryAllocationSize */
 
@@ -182,6 +183,7 @@ jc_status jc_vk_submit_wait(jc_vk_ctx *c, jc_error *err, const char *what);
 enum {
     JC_VK_SH_GEMM,
     JC_VK_SH_GEMM_F16,
+    JC_VK_SH_GEMM_TILED,
     JC_VK_SH_BINARY,
     JC_VK_SH_UNARY,
     JC_VK_SH_REDUCE,

@@ -144,21 +144,33 @@ static void gemm_tiles(const jc_vk_ctx *c, uint32_t M, uint32_t mode, uint32_t *
     spec[4] = mode;
 }
 
-/* The fp16-product variant (shaders/gemm_f16.comp) takes the same tiles and
- * push constants, so the two differ only in the arithmetic and
- * JC_VULKAN_GEMM_TILE tunes both.  Only inference graphs get it: see
- * jc_graph_fp16_ok and jc_vk_fp16_allowed_by_env. */
-static int gemm_shader(const jc_vk_ctx *c)
+/* The variants take the same tiles, push constants and grid, so
+ * JC_VULKAN_GEMM_TILE tunes them all.  The fp16-product one
+ * (shaders/gemm_f16.comp) differs only in the arithmetic; only inference
+ * graphs get it (jc_graph_fp16_ok, jc_vk_fp16_allowed_by_env).  The
+ * shared-memory one (shaders/gemm_tiled.comp, JC_VULKAN_GEMM=tiled) takes
+ * the general tile shape only (M > 32: the few-row shapes are one row of
+ * invocations, with nothing to share), fp32 only, and only when its two
+ * slices fit the device's shared memory; spec[5] is its slice depth. */
+static int gemm_shader(const jc_vk_ctx *c, uint32_t M, uint32_t *spec)
 {
-    return c->info.fp16_gemm && c->graph && jc_graph_fp16_ok(c->graph) ? JC_VK_SH_GEMM_F16 : JC_VK_SH_GEMM;
+    if (c->info.fp16_gemm && c->graph && jc_graph_fp16_ok(c->graph))
+        return JC_VK_SH_GEMM_F16;
+    uint32_t tk = c->gemm_tiled_tk, bm = spec[1] * spec[2], bn = spec[0] * spec[3];
+    if (tk && M > 32 && (size_t)tk * (bm + 1 + bn + 1) * sizeof(float) <= c->props.limits.maxComputeSharedMemorySize) {
+        spec[5] = tk;
+        return JC_VK_SH_GEMM_TILED;
+    }
+    return JC_VK_SH_GEMM;
 }
 
 static jc_status run_gemm(jc_vk_ctx *c, gemm_pc *pc, uint32_t mode, uint32_t batch, const jc_vk_access *acc,
                           int n_acc, jc_error *err)
 {
-    int shader = gemm_shader(c);
-    uint32_t spec[5];
+    uint32_t spec[6];
     gemm_tiles(c, pc->M, mode, spec);
+    int shader = gemm_shader(c, pc->M, spec);
+    int n_spec = shader == JC_VK_SH_GEMM_TILED ? 6 : 5;
     uint32_t gx = (pc->N + spec[0] * spec[3] - 1) / (spec[0] * spec[3]);
     uint32_t gy = (pc->M + spec[1] * spec[2] - 1) / (spec[1] * spec[2]);
     jc_status s = JC_OK;
@@ -166,7 +178,7 @@ static jc_status run_gemm(jc_vk_ctx *c, gemm_pc *pc, uint32_t mode, uint32_t bat
     do {
         pc->r_end = pc->R - pc->r_begin > MAX_LOOP ? pc->r_begin + MAX_LOOP : pc->R;
         pc->accumulate = pc->r_begin > 0;
-        s = jc_vk_dispatch(c, shader, spec, 5, pc, sizeof *pc, gx, gy, batch, acc, n_acc, err);
+        s = jc_vk_dispatch(c, shader, spec, n_spec, pc, sizeof *pc, gx, gy, batch, acc, n_acc, err);
         pc->r_begin = pc->r_end;
     } while (s == JC_OK && pc->r_begin < pc->R);
     return s;

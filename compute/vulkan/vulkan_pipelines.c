@@ -11,7 +11,8 @@
 #include "vulkan_internal.h"
 
 static const char *const shader_names[JC_VK_SH_COUNT] = {
-    [JC_VK_SH_GEMM] = "gemm",     [JC_VK_SH_GEMM_F16] = "gemm_f16",   [JC_VK_SH_BINARY] = "binary",
+    [JC_VK_SH_GEMM] = "gemm",     [JC_VK_SH_GEMM_F16] = "gemm_f16",   [JC_VK_SH_GEMM_TILED] = "gemm_tiled",
+    [JC_VK_SH_BINARY] = "binary",
     [JC_VK_SH_UNARY] = "unary",   [JC_VK_SH_REDUCE] = "reduce",       [JC_VK_SH_REDUCE_SG] = "reduce_sg",
     [JC_VK_SH_GATHER] = "gather", [JC_VK_SH_AXIS] = "axis",           [JC_VK_SH_FRAMES] = "frames",
     [JC_VK_SH_DROPOUT] = "dropout", [JC_VK_SH_OPTIM] = "optim",

@@ -1,0 +1,161 @@
+// gemm_operands.glsl: what the two GEMM kernels share, y[M, N] = A[M, R]
+// B[R, N] (+ bias): their specialization and push constants and, for each
+// MODE, where an element of A or B is read (im2col and its transposes are
+// done on the fly, never stored) and where an element of y goes.
+// gemm.glsl keeps its operands in registers, gemm_tiled.comp stages them
+// in shared memory; the modes are defined once, here.  The includer
+// defines GEMM_OPERAND (the type operands are converted to as they are
+// loaded).
+//
+// MODE 0 matmul: z = batch item; ta/tb select the transposed layouts.
+// MODE 1 conv1d: z = b*G + g; A = w[g] [cout, cin*K]; B = im2col(x) [cin*K, Tout].
+// MODE 2 conv1d input gradient (= transposed conv): z = b*G + g;
+//        y = dx [cin, Tin]; reduction over (co, k); B gathers dy.
+// MODE 3 conv1d weight gradient: z = split*G + g; y = dw [cout, cin*K];
+//        reduction over (b, t); A = dy, B = im2col(x)^T.  With t_split
+//        (split-K, see jc_conv_weight_split), workgroup z covers the time
+//        steps [split*t_split, +t_split) of every batch item and writes its
+//        partial dw to slab `split` of y (scratch); R is then B*t_split.
+layout(local_size_x_id = 0, local_size_y_id = 1) in;
+layout(constant_id = 0) const uint WG_N = 16;
+layout(constant_id = 1) const uint WG_M = 16;
+layout(constant_id = 2) const uint TM = 4;
+layout(constant_id = 3) const uint TN = 4;
+layout(constant_id = 4) const uint MODE = 0;
+
+layout(push_constant) uniform Params {
+    FBuf a;    // MODE 0: a; 1, 2: w; 3: dy
+    FBuf b;    // MODE 0: b; 1, 3: x; 2: dy
+    FBuf bias;
+    FBuf y;
+    uint M;
+    uint N;
+    uint R;
+    uint ta;
+    uint tb;
+    uint a_step;
+    uint b_step;
+    uint Cin;
+    uint Cout;
+    uint K;
+    uint stride;
+    int pad;
+    uint dil;
+    uint Tin;
+    uint Tout;
+    uint G;
+    uint has_bias;
+    uint r_begin;    // this pass's part of the reduction (see common.glsl)
+    uint r_end;
+    uint accumulate; // add to y (later passes) instead of bias
+    uint t_split;    // MODE 3: time steps per split, 0 for none
+} p;
+
+// One workgroup's share of the problem, from its z index.
+struct GemmJob {
+    uint g;      // group of a grouped convolution
+    uint bi;     // MODE 1, 2: batch item; MODE 3: split
+    uint cin;    // channels per group
+    uint cout;
+    uint t_lo;   // MODE 3: the split's first time step
+    uint tk;     // MODE 3: and its number of time steps
+    uint abase;  // offsets that do not depend on the reduction index
+    uint bbase;
+    uint r_stop; // end of this pass's reduction
+};
+
+GemmJob gemm_job(uint z)
+{
+    GemmJob j;
+    uint G = max(p.G, 1u); // matmuls leave the convolution fields 0
+    j.cin = p.Cin / G;
+    j.cout = p.Cout / G;
+    j.g = z % G;
+    j.bi = z / G;
+    uint span = p.t_split != 0 ? p.t_split : p.Tout;
+    j.t_lo = MODE == 3 ? j.bi * span : 0;
+    j.tk = MODE == 3 ? min(span, p.Tout - j.t_lo) : 0;
+    j.r_stop = MODE == 3 ? min(p.r_end, p.R / span * j.tk) : p.r_end;
+    j.abase = 0;
+    j.bbase = 0;
+    if (MODE == 0) {
+        j.abase = z * p.a_step;
+        j.bbase = z * p.b_step;
+    } else if (MODE == 1) {
+        j.abase = j.g * j.cout * p.R;
+        j.bbase = (j.bi * p.Cin + j.g * j.cin) * p.Tin;
+    } else if (MODE == 2) {
+        j.abase = j.g * j.cout * j.cin * p.K;
+        j.bbase = (j.bi * p.Cout + j.g * j.cout) * p.Tout;
+    }
+    return j;
+}
+
+// A[row, r], 0 past the last row.
+GEMM_OPERAND gemm_a(GemmJob j, uint r, uint row)
+{
+    if (row >= p.M)
+        return GEMM_OPERAND(0.0);
+    uint o;
+    if (MODE == 0) {
+        o = j.abase + (p.ta != 0 ? r * p.M + row : row * p.R + r);
+    } else if (MODE == 1) {
+        o = j.abase + row * p.R + r;
+    } else if (MODE == 2) {
+        uint co = r / p.K, k = r - co * p.K;
+        o = j.abase + (co * j.cin + row) * p.K + k;
+    } else {
+        uint b = r / j.tk, t = j.t_lo + (r - b * j.tk);
+        o = (b * p.Cout + j.g * j.cout + row) * p.Tout + t;
+    }
+    return GEMM_OPERAND(p.a.v[o]);
+}
+
+// B[r, col], 0 past the last column and in the convolutions' padding.
+GEMM_OPERAND gemm_b(GemmJob j, uint r, uint col)
+{
+    if (col >= p.N)
+        return GEMM_OPERAND(0.0);
+    if (MODE == 0)
+        return GEMM_OPERAND(p.b.v[j.bbase + (p.tb != 0 ? col * p.R + r : r * p.N + col)]);
+    if (MODE == 1) {
+        uint ci = r / p.K, k = r - ci * p.K;
+        int ti = int(col * p.stride + k * p.dil) - p.pad;
+        return GEMM_OPERAND(ti >= 0 && ti < int(p.Tin) ? p.b.v[j.bbase + ci * p.Tin + uint(ti)] : 0.0);
+    }
+    if (MODE == 2) {
+        uint co = r / p.K, k = r - co * p.K;
+        int num = int(col) + p.pad - int(k * p.dil);
+        uint t = uint(num) / p.stride;
+        bool ok = num >= 0 && uint(num) == t * p.stride && t < p.Tout;
+        return GEMM_OPERAND(ok ? p.b.v[j.bbase + co * p.Tout + t] : 0.0);
+    }
+    uint b = r / j.tk, t = j.t_lo + (r - b * j.tk);
+    uint ci = col / p.K, k = col - ci * p.K;
+    int ti = int(t * p.stride + k * p.dil) - p.pad;
+    uint xrow = (b * p.Cin + j.g * j.cin + ci) * p.Tin;
+    return GEMM_OPERAND(ti >= 0 && ti < int(p.Tin) ? p.b.v[xrow + uint(ti)] : 0.0);
+}
+
+// y[row, col] = acc (+ bias, or + y for a later pass of a long reduction);
+// nothing outside y.
+void gemm_store(GemmJob j, uint row, uint col, float acc)
+{
+    if (row >= p.M || col >= p.N)
+        return;
+    uint ybase;
+    if (MODE == 0)
+        ybase = gl_WorkGroupID.z * p.M * p.N;
+    else if (MODE == 1)
+        ybase = (j.bi * p.Cout + j.g * j.cout) * p.Tout;
+    else if (MODE == 2)
+        ybase = (j.bi * p.Cin + j.g * j.cin) * p.Tin;
+    else
+        ybase = (j.bi * max(p.G, 1u) + j.g) * j.cout * p.N;
+    uint o = ybase + row * p.N + col;
+    if (p.accumulate != 0)
+        acc += p.y.v[o];
+    else if (p.has_bias != 0)
+        acc += p.bias.v[(MODE == 2 ? j.g * j.cin : j.g * j.cout) + row];
+    p.y.v[o] = acc;
+}
