@@ -20,7 +20,9 @@
 #           Vulkan driver
 # DIR/debs  Debian's libvulkan1 and GL dispatch packages, for an image
 #           without a Vulkan loader
-# Then, on the device: scripts/device-check.sh DIR (that file says how).
+# DIR/corpus is left as it is: scripts/device-corpus.sh makes it.
+# Then, on the device: scripts/device-check.sh DIR or
+# scripts/device-train.sh DIR (those files say how).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 dir=$(mkdir -p "${1:-$top/.device-pack}" && cd "${1:-$top/.device-pack}" && pwd)
@@ -43,6 +45,9 @@ tests/test-model-opencl tests/test-model-vulkan tests/test-opencl-fp16 tests/tes
 make -s -j"$(nproc)" $programs
 # shellcheck disable=SC2086
 cp $programs "$dir/bin/"
+# without debug information: a third of the size, and the device tool
+# carries 64 MiB in all (scripts/device-corpus.sh fills most of the rest)
+strip "$dir"/bin/*
 
 # Shared libraries: what ldd resolves, less the C library's own; then the
 # loaders, which are dlopened and so invisible to ldd.
