@@ -9,8 +9,13 @@
 //
 // MODE 0 matmul: z = batch item; ta/tb select the transposed layouts.
 // MODE 1 conv1d: z = b*G + g; A = w[g] [cout, cin*K]; B = im2col(x) [cin*K, Tout].
-// MODE 2 conv1d input gradient (= transposed conv): z = b*G + g;
-//        y = dx [cin, Tin]; reduction over (co, k); B gathers dy.
+// MODE 2 conv1d input gradient (= transposed conv): z = (b*G + g)*phases
+//        + rho; y = dx [cin, Tin]; reduction over (co, k); B gathers dy.
+//        Output column n receives only the taps k with n + pad - k*dil a
+//        multiple of stride; with phases = stride (dil 1), workgroup z
+//        covers the columns n with (n + pad) % stride == rho, whose taps
+//        are k = rho + j*stride: ceil(K/stride) per channel instead of K,
+//        none of them wasted on a zero (phases 1: every tap, masked).
 // MODE 3 conv1d weight gradient: z = split*G + g; y = dw [cout, cin*K];
 //        reduction over (b, t); A = dy, B = im2col(x)^T.  With t_split
 //        (split-K, see jc_conv_weight_split), workgroup z covers the time
@@ -49,6 +54,7 @@ layout(push_constant) uniform Params {
     uint r_end;
     uint accumulate; // add to y (later passes) instead of bias
     uint t_split;    // MODE 3: time steps per split, 0 for none
+    uint phases;     // MODE 2: stride when split by output phase, else 1
 } p;
 
 // One workgroup's share of the problem, from its z index.
@@ -59,6 +65,9 @@ struct GemmJob {
     uint cout;
     uint t_lo;   // MODE 3: the split's first time step
     uint tk;     // MODE 3: and its number of time steps
+    uint rho;    // MODE 2: output phase; its first column; taps per channel
+    uint n0;
+    uint kp;
     uint abase;  // offsets that do not depend on the reduction index
     uint bbase;
     uint r_stop; // end of this pass's reduction
@@ -70,8 +79,14 @@ GemmJob gemm_job(uint z)
     uint G = max(p.G, 1u); // matmuls leave the convolution fields 0
     j.cin = p.Cin / G;
     j.cout = p.Cout / G;
-    j.g = z % G;
-    j.bi = z / G;
+    uint phases = MODE == 2 ? max(p.phases, 1u) : 1u;
+    j.rho = z % phases;
+    j.g = z / phases % G;
+    j.bi = z / phases / G;
+    // (rho - pad) mod phases, kept non-negative: GLSL leaves % of negatives undefined
+    int ph = int(phases);
+    j.n0 = uint(int(j.rho) - p.pad + ph * (abs(p.pad) / ph + 1)) % phases;
+    j.kp = (p.K + phases - 1) / phases;
     uint span = p.t_split != 0 ? p.t_split : p.Tout;
     j.t_lo = MODE == 3 ? j.bi * span : 0;
     j.tk = MODE == 3 ? min(span, p.Tout - j.t_lo) : 0;
@@ -91,6 +106,13 @@ GemmJob gemm_job(uint z)
     return j;
 }
 
+// The output column of grid column col: MODE 2 with phases steps through
+// one phase's columns.
+uint gemm_out_col(GemmJob j, uint col)
+{
+    return MODE == 2 ? j.n0 + col * max(p.phases, 1u) : col;
+}
+
 // A[row, r], 0 past the last row.
 GEMM_OPERAND gemm_a(GemmJob j, uint r, uint row)
 {
@@ -102,7 +124,9 @@ GEMM_OPERAND gemm_a(GemmJob j, uint r, uint row)
     } else if (MODE == 1) {
         o = j.abase + row * p.R + r;
     } else if (MODE == 2) {
-        uint co = r / p.K, k = r - co * p.K;
+        uint co = r / j.kp, k = j.rho + (r - co * j.kp) * max(p.phases, 1u);
+        if (k >= p.K)
+            return GEMM_OPERAND(0.0);
         o = j.abase + (co * j.cin + row) * p.K + k;
     } else {
         uint b = r / j.tk, t = j.t_lo + (r - b * j.tk);
@@ -124,10 +148,11 @@ GEMM_OPERAND gemm_b(GemmJob j, uint r, uint col)
         return GEMM_OPERAND(ti >= 0 && ti < int(p.Tin) ? p.b.v[j.bbase + ci * p.Tin + uint(ti)] : 0.0);
     }
     if (MODE == 2) {
-        uint co = r / p.K, k = r - co * p.K;
-        int num = int(col) + p.pad - int(k * p.dil);
+        uint co = r / j.kp, k = j.rho + (r - co * j.kp) * max(p.phases, 1u);
+        uint n = gemm_out_col(j, col);
+        int num = int(n) + p.pad - int(k * p.dil);
         uint t = uint(num) / p.stride;
-        bool ok = num >= 0 && uint(num) == t * p.stride && t < p.Tout;
+        bool ok = k < p.K && n < p.Tin && num >= 0 && uint(num) == t * p.stride && t < p.Tout;
         return GEMM_OPERAND(ok ? p.b.v[j.bbase + co * p.Tout + t] : 0.0);
     }
     uint b = r / j.tk, t = j.t_lo + (r - b * j.tk);
@@ -141,7 +166,8 @@ GEMM_OPERAND gemm_b(GemmJob j, uint r, uint col)
 // nothing outside y.
 void gemm_store(GemmJob j, uint row, uint col, float acc)
 {
-    if (row >= p.M || col >= p.N)
+    uint n = gemm_out_col(j, col), width = MODE == 2 ? p.Tin : p.N;
+    if (row >= p.M || col >= p.N || n >= width)
         return;
     uint ybase;
     if (MODE == 0)
@@ -152,7 +178,7 @@ void gemm_store(GemmJob j, uint row, uint col, float acc)
         ybase = (j.bi * p.Cin + j.g * j.cin) * p.Tin;
     else
         ybase = (j.bi * max(p.G, 1u) + j.g) * j.cout * p.N;
-    uint o = ybase + row * p.N + col;
+    uint o = ybase + row * width + n;
     if (p.accumulate != 0)
         acc += p.y.v[o];
     else if (p.has_bias != 0)

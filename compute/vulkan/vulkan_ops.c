@@ -68,7 +68,7 @@ typedef struct {
     uint64_t a, b, bias, y;
     uint32_t M, N, R, ta, tb, a_step, b_step, Cin, Cout, K, stride;
     int32_t pad;
-    uint32_t dil, Tin, Tout, G, has_bias, r_begin, r_end, accumulate, t_split;
+    uint32_t dil, Tin, Tout, G, has_bias, r_begin, r_end, accumulate, t_split, phases;
 } gemm_pc;
 
 _Static_assert(sizeof(gemm_pc) <= JC_VK_PUSH_MAX, "push constants");
@@ -237,15 +237,22 @@ static jc_status rec_conv_bwd_input(jc_vk_ctx *c, jc_tensor *t, jc_error *err)
     const jc_tensor *dy = t->src[0], *w = t->src[1], *bias = t->src[2];
     gemm_pc pc = {.a = jc_vk_addr(w), .b = jc_vk_addr(dy), .y = jc_vk_addr(t)};
     conv_geom(&pc, t, dy, w->shape[2], t);
+    /* Split by output phase when strided (see MODE 2 in
+     * shaders/gemm_operands.glsl): each phase's columns take only the taps
+     * that reach them, ceil(K/stride) of K; a gather over every tap would
+     * multiply by zero stride-1 times in stride (7 of 8 for HiFi-GAN's x8
+     * upsampling).  Needs dil 1 (with dil > 1 the taps of a phase are not
+     * every stride-th one). */
+    pc.phases = pc.stride > 1 && pc.dil == 1 ? pc.stride : 1;
     pc.M = pc.Cin / pc.G;
-    pc.N = pc.Tin;
-    pc.R = pc.Cout / pc.G * pc.K;
+    pc.N = (pc.Tin + pc.phases - 1) / pc.phases;
+    pc.R = pc.Cout / pc.G * ((pc.K + pc.phases - 1) / pc.phases);
     jc_vk_access acc[4] = {{dy, 0}, {w, 0}, {t, 1}, {bias ? bias : dy, 0}};
     if (bias) {
         pc.bias = jc_vk_addr(bias);
         pc.has_bias = 1;
     }
-    return run_gemm(c, &pc, 2, u32(t->shape[0]) * pc.G, acc, 4, err);
+    return run_gemm(c, &pc, 2, u32(t->shape[0]) * pc.G * pc.phases, acc, 4, err);
 }
 
 static jc_status reduce_axis(jc_vk_ctx *c, const jc_tensor *x, const jc_tensor *y, int64_t outer, int64_t n,

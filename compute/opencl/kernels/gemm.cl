@@ -151,17 +151,24 @@ conv_fwd(__global const float *x, ulong xoff, __global const float *w, ulong wof
 
 /* The input gradient (= transposed convolution) as a gather, valid for any
  * stride: dx[b, g*cin + m, n] = sum over r = (co, k) of
- * w[g*cout + co, m, k] * dy[b, g*cout + co, t] where t*stride = n + pad - k*dil. */
+ * w[g*cout + co, m, k] * dy[b, g*cout + co, t] where t*stride = n + pad - k*dil.
+ * Column n only receives the taps with n + pad - k*dil a multiple of
+ * stride.  With phases = stride (the host's choice for dil 1), work-group
+ * z = (b*G + g)*phases + rho covers the columns n with (n + pad) % stride
+ * == rho, grid column j being n = n0 + j*stride, and reduces over their
+ * taps k = rho + i*stride only: ceil(Kw/stride) per channel, not Kw with
+ * all but one in stride multiplied by zero.  phases 1: every tap, masked. */
 __kernel __attribute__((reqd_work_group_size(LW, LW, 1))) void
 conv_bwd_input(__global const float *dy, ulong dyoff, __global const float *w, ulong woff, __global const float *bias,
-               ulong boff, int has_bias, __global float *dx, ulong dxoff, CONV_ARGS)
+               ulong boff, int has_bias, __global float *dx, ulong dxoff, CONV_ARGS, int phases)
 {
     __local GEMM_OPERAND As[TK * TSP], Bs[TK * TSP];
     int lx = get_local_id(0), ly = get_local_id(1), tid = ly * LW + lx;
     int n0 = get_group_id(0) * TS, m0 = get_group_id(1) * TS;
-    int z = get_global_id(2), b = z / G, g = z % G;
+    int z = get_global_id(2), rho = z % phases, b = z / phases / G, g = z / phases % G;
+    int first = ((rho - pad) % phases + phases) % phases, taps = (Kw + phases - 1) / phases;
     int cin = Cin / G, cout = Cout / G;
-    int M = cin, N = Tin, K = cout * Kw;
+    int M = cin, N = (Tin - first + phases - 1) / phases, K = cout * taps;
     __global const float *wg = w + woff + (ulong)g * cout * cin * Kw;
     __global const float *dyg = dy + dyoff + ((ulong)b * Cout + (ulong)g * cout) * Tout;
     float acc[RB * RB];
@@ -173,8 +180,9 @@ conv_bwd_input(__global const float *dy, ulong dyoff, __global const float *w, u
             int kk = idx % TK, mm = idx / TK, m = m0 + mm, k = k0 + kk;
             float v = 0.0f;
             if (m < M && k < K) {
-                int co = k / Kw, tap = k - co * Kw;
-                v = wg[((ulong)co * cin + m) * Kw + tap];
+                int co = k / taps, tap = rho + (k - co * taps) * phases;
+                if (tap < Kw)
+                    v = wg[((ulong)co * cin + m) * Kw + tap];
             }
             As[kk * TSP + mm] = TO_OPERAND(v);
             int nn = idx % TS, n = n0 + nn;
@@ -182,9 +190,9 @@ conv_bwd_input(__global const float *dy, ulong dyoff, __global const float *w, u
             k = k0 + kk;
             v = 0.0f;
             if (n < N && k < K) {
-                int co = k / Kw, tap = k - co * Kw;
-                int num = n + pad - tap * dil;
-                if (num >= 0 && num % stride == 0 && num / stride < Tout)
+                int co = k / taps, tap = rho + (k - co * taps) * phases;
+                int num = first + n * phases + pad - tap * dil;
+                if (tap < Kw && num >= 0 && num % stride == 0 && num / stride < Tout)
                     v = dyg[(ulong)co * Tout + num / stride];
             }
             Bs[kk * TSP + nn] = TO_OPERAND(v);
@@ -200,7 +208,7 @@ conv_bwd_input(__global const float *dy, ulong dyoff, __global const float *w, u
         for (int j = 0; j < RB; j++) {
             int n = n0 + lx + LW * j;
             if (m < M && n < N)
-                dxg[(ulong)m * Tin + n] = has_bias ? acc[i * RB + j] + bv : acc[i * RB + j];
+                dxg[(ulong)m * Tin + first + n * phases] = has_bias ? acc[i * RB + j] + bv : acc[i * RB + j];
         }
     }
 }
