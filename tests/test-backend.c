@@ -208,6 +208,8 @@ static const op_case cases[] = {
     {"matmul", 0, 2, {3, 2}, {S3(3, 37, 29), S3(29, 67, 0)}, -1, 1, 0},
     {"matmul trans_a trans_b", 1, 2, {3, 2}, {S3(2, 29, 37), S3(67, 29, 0)}, -1, 1, 0},
     {"matmul batched trans_b", 2, 2, {3, 3}, {S3(5, 17, 13), S3(5, 19, 13)}, -1, 1, 0},
+    /* a reduction longer than one pass of the GPU kernels (32768 steps) */
+    {"matmul long reduction 40x33001 @ 33001x9", 0, 2, {2, 2}, {S3(40, 33001, 0), S3(33001, 9, 0)}, -1, 1, 0},
     {"conv1d k3 dil2", 3, 3, {3, 3, 1}, {S3(2, 5, 131), S3(7, 5, 3), S3(7, 0, 0)}, -1, 1, 0},
     {"conv1d stride3 asym pad k8", 4, 3, {3, 3, 1}, {S3(2, 6, 133), S3(9, 6, 8), S3(9, 0, 0)}, -1, 1, 0},
     {"conv1d depthwise k31", 5, 3, {3, 3, 1}, {S3(2, 19, 77), S3(19, 1, 31), S3(19, 0, 0)}, -1, 1, 0},
