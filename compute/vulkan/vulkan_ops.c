@@ -242,8 +242,9 @@ static jc_status rec_conv_bwd_input(jc_vk_ctx *c, jc_tensor *t, jc_error *err)
      * that reach them, ceil(K/stride) of K; a gather over every tap would
      * multiply by zero stride-1 times in stride (7 of 8 for HiFi-GAN's x8
      * upsampling).  Needs dil 1 (with dil > 1 the taps of a phase are not
-     * every stride-th one). */
-    pc.phases = pc.stride > 1 && pc.dil == 1 ? pc.stride : 1;
+     * every stride-th one) and a grid that still fits the device. */
+    uint64_t items = (uint64_t)t->shape[0] * pc.G;
+    pc.phases = pc.stride > 1 && pc.dil == 1 && items * pc.stride <= c->max_groups[2] ? pc.stride : 1;
     pc.M = pc.Cin / pc.G;
     pc.N = (pc.Tin + pc.phases - 1) / pc.phases;
     pc.R = pc.Cout / pc.G * ((pc.K + pc.phases - 1) / pc.phases);
@@ -252,7 +253,7 @@ static jc_status rec_conv_bwd_input(jc_vk_ctx *c, jc_tensor *t, jc_error *err)
         pc.bias = jc_vk_addr(bias);
         pc.has_bias = 1;
     }
-    return run_gemm(c, &pc, 2, u32(t->shape[0]) * pc.G * pc.phases, acc, 4, err);
+    return run_gemm(c, &pc, 2, u32((int64_t)items) * pc.phases, acc, 4, err);
 }
 
 static jc_status reduce_axis(jc_vk_ctx *c, const jc_tensor *x, const jc_tensor *y, int64_t outer, int64_t n,
