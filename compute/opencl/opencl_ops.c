@@ -552,12 +552,13 @@ static cl_int op_conv(jc_cl_ctx *c, jc_tensor *t)
             arg_u(&k, (uint64_t)jc_tensor_nelem(t));
     }
     conv_geom_args(&k, x, y, w, t, dw);
-    if (t->op == JC_OP_CONV1D_BWD_INPUT && !dw && !vec) {
+    if (t->op == JC_OP_CONV1D_BWD_INPUT && !dw) {
         /* by output phase when strided (see conv_bwd_input in gemm.cl):
          * only the taps that reach a column, ceil(K/stride) of K */
         int stride = t->ip[0], phases = stride > 1 && t->ip[3] == 1 ? stride : 1;
         arg_i(&k, phases);
-        return run_tiles(&k, M, (N + phases - 1) / phases, batch * phases);
+        int64_t cols = (N + phases - 1) / phases;
+        return vec ? run_blocks(&k, M, cols, batch * phases, 8, 8) : run_tiles(&k, M, cols, batch * phases);
     }
     if (t->op == JC_OP_CONV1D_BWD_WEIGHT && !dw) {
         arg_i(&k, (int)t_split);

@@ -118,14 +118,20 @@ __kernel void conv_fwd_vec(__global const float *x, ulong xoff, __global const f
 
 /* Input gradient (transposed convolution) for any stride: an item owns VR
  * input channels x 8 input positions and gathers the output steps t with
- * t*stride = n + pad - tap*dil. */
+ * t*stride = n + pad - tap*dil.  With phases = stride (the host's choice
+ * for dil 1; see conv_bwd_input in gemm.cl), item z = (b*G + g)*phases +
+ * rho owns 8 positions of one phase, n = first + (j0 + j)*stride, which
+ * only the taps rho + i*stride reach, and for each such tap their output
+ * steps are 8 consecutive ones: one vector load, no wasted products. */
 __kernel void conv_bwd_input_vec(__global const float *dy, ulong dyoff, __global const float *w, ulong woff,
                                  __global const float *bias, ulong boff, int has_bias, __global float *dx,
-                                 ulong dxoff, CONV_ARGS)
+                                 ulong dxoff, CONV_ARGS, int phases)
 {
-    int n0 = get_global_id(0) * 8, m0 = get_global_id(1) * VR, z = get_global_id(2), b = z / G, g = z % G;
+    int n0 = get_global_id(0) * 8, m0 = get_global_id(1) * VR, z = get_global_id(2) / phases;
+    int rho = get_global_id(2) % phases, b = z / G, g = z % G;
     int cin = Cin / G, cout = Cout / G;
-    if (n0 >= Tin || m0 >= cin)
+    int first = ((rho - pad) % phases + phases) % phases, N = (Tin - first + phases - 1) / phases;
+    if (n0 >= N || m0 >= cin)
         return;
     __global const float *dyg = dy + dyoff + ((ulong)b * Cout + (ulong)g * cout) * Tout;
     __global const float *wg = w + woff + (ulong)g * cout * cin * Kw;
@@ -135,7 +141,25 @@ __kernel void conv_bwd_input_vec(__global const float *dy, ulong dyoff, __global
     float8 acc[VR];
     for (int i = 0; i < VR; i++)
         acc[i] = (float8)(0.0f);
-    /* two copies of the loop, so the common unit stride has no branch inside */
+    /* three copies of the loop, so the common cases have no branch inside */
+    if (phases > 1) {
+        for (int co = 0; co < cout; co++)
+            for (int tap = rho; tap < Kw; tap += phases) {
+                int t0 = (first + n0 * phases + pad - tap) / phases; /* exact */
+                GEMM_OPERAND8 v = TO_OPERAND8(load_row8(dyg + (ulong)co * Tout, t0, 1, Tout));
+                __global const float *wc = wg + ((ulong)co * cin) * Kw + tap;
+                for (int i = 0; i < VR; i++)
+                    acc[i] = GEMM_MAC8(acc[i], (GEMM_OPERAND8)(TO_OPERAND(wc[wi[i]])), v);
+            }
+        __global float *dxg = dx + dxoff + ((ulong)b * Cin + (ulong)g * cin) * Tin + first;
+        for (int i = 0; i < VR && m0 + i < cin; i++) {
+            float t[8];
+            vstore8(has_bias ? acc[i] + (float8)(bias[boff + g * cin + m0 + i]) : acc[i], 0, t);
+            for (int j = 0; j < 8 && n0 + j < N; j++)
+                dxg[(ulong)(m0 + i) * Tin + (ulong)(n0 + j) * phases] = t[j];
+        }
+        return;
+    }
     if (stride == 1) {
         for (int co = 0; co < cout; co++)
             for (int tap = 0; tap < Kw; tap++) {
