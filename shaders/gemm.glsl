@@ -26,12 +26,12 @@ void main()
 
     uint steps = job.r_stop > p.r_begin ? job.r_stop - p.r_begin : 0;
     for (uint step = 0; step < steps; step++) {
-        uint r = p.r_begin + step;
+        GemmStep s = gemm_step(job, p.r_begin + step);
         GEMM_OPERAND av[TM], bv[TN];
         for (uint i = 0; i < TM; i++)
-            av[i] = gemm_a(job, r, row0 + i * WG_M);
+            av[i] = gemm_a(job, s, row0 + i * WG_M);
         for (uint j = 0; j < TN; j++)
-            bv[j] = gemm_b(job, r, col0 + j * WG_N);
+            bv[j] = gemm_b(job, s, col0 + j * WG_N);
         for (uint i = 0; i < TM; i++)
             for (uint j = 0; j < TN; j++)
                 acc[i][j] = GEMM_MAC(acc[i][j], av[i], bv[j]);

@@ -113,53 +113,85 @@ uint gemm_out_col(GemmJob j, uint col)
     return MODE == 2 ? j.n0 + col * max(p.phases, 1u) : col;
 }
 
-// A[row, r], 0 past the last row.
-GEMM_OPERAND gemm_a(GemmJob j, uint r, uint row)
+// What a reduction step r contributes to every row's A and every column's
+// B address, computed once per step: the register kernel reuses it across
+// its TM rows and TN columns (as a hand-hoisted loop would), the tiled
+// kernel makes one per staged element.
+struct GemmStep {
+    uint r;
+    uint a_off;  // MODE 2, 3: A's address for row 0 (rows step by a_pitch)
+    uint b_off;  // MODE 1, 2, 3: the input row of B's gather
+    int shift;   // MODE 1, 3: input position = col*stride + shift; 2: n + shift
+    bool live;   // MODE 2: the tap exists (phases round K up)
+};
+
+GemmStep gemm_step(GemmJob j, uint r)
 {
-    if (row >= p.M)
-        return GEMM_OPERAND(0.0);
-    uint o;
-    if (MODE == 0) {
-        o = j.abase + (p.ta != 0 ? r * p.M + row : row * p.R + r);
-    } else if (MODE == 1) {
-        o = j.abase + row * p.R + r;
+    GemmStep s;
+    s.r = r;
+    s.a_off = 0;
+    s.b_off = 0;
+    s.shift = 0;
+    s.live = true;
+    if (MODE == 1) {
+        uint ci = r / p.K, k = r - ci * p.K;
+        s.b_off = j.bbase + ci * p.Tin;
+        s.shift = int(k * p.dil) - p.pad;
     } else if (MODE == 2) {
         uint co = r / j.kp, k = j.rho + (r - co * j.kp) * max(p.phases, 1u);
-        if (k >= p.K)
-            return GEMM_OPERAND(0.0);
-        o = j.abase + (co * j.cin + row) * p.K + k;
-    } else {
+        s.live = k < p.K;
+        s.a_off = j.abase + co * j.cin * p.K + k;
+        s.b_off = j.bbase + co * p.Tout;
+        s.shift = p.pad - int(k * p.dil);
+    } else if (MODE == 3) {
         uint b = r / j.tk, t = j.t_lo + (r - b * j.tk);
-        o = (b * p.Cout + j.g * j.cout + row) * p.Tout + t;
+        s.a_off = (b * p.Cout + j.g * j.cout) * p.Tout + t;
+        s.b_off = (b * p.Cin + j.g * j.cin) * p.Tin;
+        s.shift = int(t * p.stride) - p.pad;
     }
-    return GEMM_OPERAND(p.a.v[o]);
+    return s;
+}
+
+// A[row, r], 0 past the last row.  Addresses first, then one guarded load,
+// so the arithmetic is shared by the calls of one step.
+GEMM_OPERAND gemm_a(GemmJob j, GemmStep s, uint row)
+{
+    uint o;
+    if (MODE == 0)
+        o = j.abase + (p.ta != 0 ? s.r * p.M + row : row * p.R + s.r);
+    else if (MODE == 1)
+        o = j.abase + row * p.R + s.r;
+    else if (MODE == 2)
+        o = s.a_off + row * p.K;
+    else
+        o = s.a_off + row * p.Tout;
+    return GEMM_OPERAND(row < p.M && s.live ? p.a.v[o] : 0.0);
 }
 
 // B[r, col], 0 past the last column and in the convolutions' padding.
-GEMM_OPERAND gemm_b(GemmJob j, uint r, uint col)
+GEMM_OPERAND gemm_b(GemmJob j, GemmStep s, uint col)
 {
-    if (col >= p.N)
-        return GEMM_OPERAND(0.0);
-    if (MODE == 0)
-        return GEMM_OPERAND(p.b.v[j.bbase + (p.tb != 0 ? col * p.R + r : r * p.N + col)]);
-    if (MODE == 1) {
-        uint ci = r / p.K, k = r - ci * p.K;
-        int ti = int(col * p.stride + k * p.dil) - p.pad;
-        return GEMM_OPERAND(ti >= 0 && ti < int(p.Tin) ? p.b.v[j.bbase + ci * p.Tin + uint(ti)] : 0.0);
-    }
-    if (MODE == 2) {
-        uint co = r / j.kp, k = j.rho + (r - co * j.kp) * max(p.phases, 1u);
+    uint o;
+    bool ok = col < p.N;
+    if (MODE == 0) {
+        o = j.bbase + (p.tb != 0 ? col * p.R + s.r : s.r * p.N + col);
+    } else if (MODE == 1) {
+        int ti = int(col * p.stride) + s.shift;
+        ok = ok && ti >= 0 && ti < int(p.Tin);
+        o = s.b_off + uint(ti);
+    } else if (MODE == 2) {
         uint n = gemm_out_col(j, col);
-        int num = int(n) + p.pad - int(k * p.dil);
+        int num = int(n) + s.shift;
         uint t = uint(num) / p.stride;
-        bool ok = k < p.K && n < p.Tin && num >= 0 && uint(num) == t * p.stride && t < p.Tout;
-        return GEMM_OPERAND(ok ? p.b.v[j.bbase + co * p.Tout + t] : 0.0);
+        ok = ok && s.live && n < p.Tin && num >= 0 && uint(num) == t * p.stride && t < p.Tout;
+        o = s.b_off + t;
+    } else {
+        uint ci = col / p.K, k = col - ci * p.K;
+        int ti = s.shift + int(k * p.dil);
+        ok = ok && ti >= 0 && ti < int(p.Tin);
+        o = s.b_off + ci * p.Tin + uint(ti);
     }
-    uint b = r / j.tk, t = j.t_lo + (r - b * j.tk);
-    uint ci = col / p.K, k = col - ci * p.K;
-    int ti = int(t * p.stride + k * p.dil) - p.pad;
-    uint xrow = (b * p.Cin + j.g * j.cin + ci) * p.Tin;
-    return GEMM_OPERAND(ti >= 0 && ti < int(p.Tin) ? p.b.v[xrow + uint(ti)] : 0.0);
+    return GEMM_OPERAND(ok ? p.b.v[o] : 0.0);
 }
 
 // y[row, col] = acc (+ bias, or + y for a later pass of a long reduction);

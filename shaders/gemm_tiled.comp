@@ -49,12 +49,12 @@ void main()
         for (uint idx = tid; idx < BM * TK; idx += threads) {
             uint kk = a_along_r ? idx % TK : idx / BM;
             uint mm = a_along_r ? idx / TK : idx % BM;
-            a_tile[kk * A_PITCH + mm] = k0 + kk < steps ? gemm_a(job, p.r_begin + k0 + kk, m0 + mm) : 0.0;
+            a_tile[kk * A_PITCH + mm] = k0 + kk < steps ? gemm_a(job, gemm_step(job, p.r_begin + k0 + kk), m0 + mm) : 0.0;
         }
         for (uint idx = tid; idx < BN * TK; idx += threads) {
             uint kk = b_along_r ? idx % TK : idx / BN;
             uint nn = b_along_r ? idx / TK : idx % BN;
-            b_tile[kk * B_PITCH + nn] = k0 + kk < steps ? gemm_b(job, p.r_begin + k0 + kk, n0 + nn) : 0.0;
+            b_tile[kk * B_PITCH + nn] = k0 + kk < steps ? gemm_b(job, gemm_step(job, p.r_begin + k0 + kk), n0 + nn) : 0.0;
         }
         memoryBarrierShared();
         barrier();
