@@ -6,6 +6,12 @@
 // TREE = 0: one invocation per output, a serial loop (short axes).
 // TREE = 1: one workgroup per output; invocations stride over the axis with
 // compensated (Kahan) sums, then combine in shared memory or subgroups.
+// TREE = 2: for a long axis with many outputs side by side (inner >= 32:
+// a sum over the first axis, the split-K partial sums): a workgroup per 32
+// adjacent outputs; its LS/32 lanes of 32 invocations (8, or 32 for long
+// axes) walk the axis LS/32 rows apart, so each lane reads 32 consecutive
+// floats per row.  TREE 1 would read them one output at a time, a row
+// (inner floats) apart: on a GPU one useful word per memory transaction.
 // The CPU reference sums in double; compensation keeps long sums (the
 // 17 M-element case) within float rounding of it.
 #ifdef USE_SUBGROUPS
@@ -65,8 +71,40 @@ void main()
         }
         return;
     }
-    uint r = flat_group();
     uint lid = gl_LocalInvocationID.x;
+    if (TREE == 2) {
+        const uint COLS = 32, LANES = LS / COLS;
+        uint tiles = (p.inner + COLS - 1) / COLS, tile = flat_group();
+        uint o = tile / tiles, i = tile % tiles * COLS + lid % COLS, lane = lid / COLS;
+        uint first = p.k_begin + lane;
+        uint steps = i < p.inner && first < p.k_end ? (p.k_end - first + LANES - 1) / LANES : 0;
+        uint base = o * p.n * p.inner + i;
+        float acc;
+        if (p.is_max != 0) {
+            acc = -3.402823466e38;
+            for (uint j = 0; j < steps; j++)
+                acc = max(acc, p.x.v[base + (first + j * LANES) * p.inner]);
+        } else {
+            precise float s = 0.0, c = 0.0;
+            for (uint j = 0; j < steps; j++) {
+                precise float v = p.x.v[base + (first + j * LANES) * p.inner] - c;
+                precise float t = s + v;
+                c = (t - s) - v;
+                s = t;
+            }
+            acc = s;
+        }
+        partial[lid] = acc;
+        barrier();
+        if (lane == 0 && i < p.inner) {
+            float s = acc;
+            for (uint l = 1; l < LANES; l++)
+                s = p.is_max != 0 ? max(s, partial[lid + l * COLS]) : s + partial[lid + l * COLS];
+            store(o * p.inner + i, s);
+        }
+        return;
+    }
+    uint r = flat_group();
     uint o = r / p.inner, i = r % p.inner;
     uint base = o * p.n * p.inner + i;
     // loops count from 0 (see common.glsl)

@@ -198,6 +198,9 @@ static jc_tensor *b_ops(jc_graph *g, jc_tensor **in, int w)
      * shared-memory GEMM, tests/test-vulkan-gemm-tiled.sh) */
     case 57: return jc_conv1d(g, in[0], in[1], in[2], (jc_conv_params){2, 2, 1, 1, 1});
     case 58: return jc_conv_transpose1d(g, in[0], in[1], in[2], (jc_conv_params){4, 2, 2, 1, 1}, 1);
+    /* long axes under many side-by-side outputs (the GPUs' column-tile reductions) */
+    case 59: return jc_sum(g, in[0], 0);
+    case 60: return jc_max(g, in[0], 1);
     default: /* past the binding limit: 2 x 17.25 M floats = 138 MB per tensor */
         return jc_sum(g, jc_mul(g, in[0], in[1]), 1);
     }
@@ -268,6 +271,8 @@ static const op_case cases[] = {
     {"conv1d wide 40->36 k5 stride2", 57, 3, {3, 3, 1}, {S3(2, 40, 53), S3(36, 40, 5), S3(36, 0, 0)}, -1, 1, 0},
     {"conv_transpose1d wide 48->40 k8 stride4", 58, 3, {3, 3, 1},
      {S3(2, 48, 19), S3(48, 40, 8), S3(40, 0, 0)}, -1, 1, 0},
+    {"sum over a long first axis [1030, 70]", 59, 1, {2}, {S3(1030, 70, 0)}, -1, 1, 0},
+    {"max over a long middle axis [2, 100, 45]", 60, 1, {3}, {S3(2, 100, 45)}, -1, 1, 1},
     {"mul+sum past the 128 MiB binding limit", 54, 2, {2, 2}, {S3(2, 17250000, 0), S3(2, 17250000, 0)}, -1, 1, 0},
 };
 

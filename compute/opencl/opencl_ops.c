@@ -298,19 +298,42 @@ static cl_int reduce_rows(jc_cl_ctx *c, cl_mem x, uint64_t xoff, cl_mem y, uint6
     return run_groups(&k, K_REDUCE_ROWS, (size_t)(rows * chunks));
 }
 
+/* Lanes per output of reduce_cols: on GPUs a long axis is split over up
+ * to 8 lanes (a work-group of 32 outputs x lanes, within the kernel's
+ * work-group size), so that a sum over the first axis of a square matrix
+ * runs n x 8 items rather than n; on CPU drivers one item per output.
+ * JC_OPENCL_REDUCE_LANES=1|2|4|8 forces a count (tests of the GPU path). */
+static int64_t reduce_lanes(const jc_cl_ctx *c, int64_t n)
+{
+    const char *e = getenv("JC_OPENCL_REDUCE_LANES");
+    int64_t forced = e ? atoi(e) : 0, lanes = 1;
+    while (lanes < 8 && lanes * 2 * 32 <= (int64_t)c->wg[K_REDUCE_COLS] &&
+           (forced ? lanes < forced : !c->info.is_cpu_driver && n >= 64 * lanes))
+        lanes *= 2;
+    return lanes;
+}
+
 static cl_int reduce_cols(jc_cl_ctx *c, cl_mem x, uint64_t xoff, cl_mem y, uint64_t yoff, int64_t outer, int64_t n,
                           int64_t inner, int is_max)
 {
+    int64_t outputs = outer * inner, lanes = reduce_lanes(c, n);
     kargs k = args_of(c, K_REDUCE_COLS);
     arg_mem(&k, x);
     arg_ul(&k, xoff);
     arg_mem(&k, y);
     arg_ul(&k, yoff);
-    arg_u(&k, (uint64_t)(outer * inner));
+    arg_u(&k, (uint64_t)outputs);
     arg_u(&k, (uint64_t)n);
     arg_u(&k, (uint64_t)inner);
     arg_i(&k, is_max);
-    return run_1d(&k, K_REDUCE_COLS, (size_t)(outer * inner));
+    arg_u(&k, (uint64_t)lanes);
+    arg_local(&k, (size_t)(32 * lanes) * c->acc_bytes);
+    if (lanes == 1)
+        return run_1d(&k, K_REDUCE_COLS, (size_t)outputs);
+    if (k.err != CL_SUCCESS || outputs == 0)
+        return k.err;
+    size_t local[2] = {32, (size_t)lanes}, global[2] = {((size_t)outputs + 31) / 32 * 32, (size_t)lanes};
+    return c->api.clEnqueueNDRangeKernel(c->queue, k.k, 2, NULL, global, local, 0, NULL, NULL);
 }
 
 static cl_int op_reduce(jc_cl_ctx *c, jc_tensor *t)

@@ -387,6 +387,22 @@ static jc_status rec_optim(jc_vk_ctx *c, jc_tensor *t, jc_error *err)
 /* --------------------------------------------------------- reductions */
 
 /* y[outer, inner] = sum (or max) over n of x[outer, n, inner] */
+/* groups workgroups of shader sh (spec: local size, tree mode) over the
+ * axis in passes of at most span elements, later passes combining with
+ * the earlier result (lavapipe's loop limit: see shaders/common.glsl). */
+static jc_status reduce_passes(jc_vk_ctx *c, int sh, const uint32_t *spec, reduce_pc *pc, uint64_t groups,
+                               uint32_t span, const jc_vk_access *acc, jc_error *err)
+{
+    jc_status s = JC_OK;
+    do {
+        pc->k_end = pc->n - pc->k_begin > span ? pc->k_begin + span : pc->n;
+        pc->accumulate = pc->k_begin > 0;
+        s = jc_vk_dispatch_1d(c, sh, spec, 2, pc, sizeof *pc, groups, 1, acc, 2, err);
+        pc->k_begin = pc->k_end;
+    } while (s == JC_OK && pc->k_begin < pc->n);
+    return s;
+}
+
 static jc_status reduce_axis(jc_vk_ctx *c, const jc_tensor *x, const jc_tensor *y, int64_t outer, int64_t n,
                              int64_t inner, int is_max, jc_error *err)
 {
@@ -394,20 +410,27 @@ static jc_status reduce_axis(jc_vk_ctx *c, const jc_tensor *x, const jc_tensor *
                     .is_max = (uint32_t)is_max};
     jc_vk_access acc[2] = {{x, 0}, {y, 1}};
     uint64_t outputs = (uint64_t)outer * (uint64_t)inner;
+    /* a long axis under 32 or more side-by-side outputs: a workgroup per 32
+     * of them, lanes of 32 reading along rows (TREE 2 in shaders/reduce.glsl);
+     * 32 lanes for long axes where the device allows 1024 invocations, so a
+     * GPU has enough loads in flight with few workgroups */
+    if (n >= 64 && inner >= 32) {
+        const VkPhysicalDeviceLimits *lim = &c->props.limits;
+        uint32_t lanes = n >= 1024 && lim->maxComputeWorkGroupInvocations >= 1024 &&
+                                 lim->maxComputeWorkGroupSize[0] >= 1024
+                             ? 32
+                             : 8;
+        uint32_t spec[2] = {32 * lanes, 2};
+        uint64_t tiles = (uint64_t)outer * (uint64_t)((inner + 31) / 32);
+        return reduce_passes(c, JC_VK_SH_REDUCE, spec, &pc, tiles, lanes * MAX_LOOP, acc, err);
+    }
     /* a workgroup per output once the axis is long enough to share; else an
      * invocation per output */
     if (n >= 64) {
         uint32_t ls = n >= 1024 ? 256 : 64;
         uint32_t spec[2] = {ls, 1};
         int sh = c->use_subgroups ? JC_VK_SH_REDUCE_SG : JC_VK_SH_REDUCE;
-        jc_status s = JC_OK;
-        do {
-            pc.k_end = pc.n - pc.k_begin > ls * MAX_LOOP ? pc.k_begin + ls * MAX_LOOP : pc.n;
-            pc.accumulate = pc.k_begin > 0;
-            s = jc_vk_dispatch_1d(c, sh, spec, 2, &pc, sizeof pc, outputs, 1, acc, 2, err);
-            pc.k_begin = pc.k_end;
-        } while (s == JC_OK && pc.k_begin < pc.n);
-        return s;
+        return reduce_passes(c, sh, spec, &pc, outputs, ls * MAX_LOOP, acc, err);
     }
     uint32_t spec[2] = {64, 0};
     return jc_vk_dispatch_1d(c, JC_VK_SH_REDUCE, spec, 2, &pc, sizeof pc, outputs, 64, acc, 2, err);

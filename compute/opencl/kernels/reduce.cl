@@ -29,18 +29,35 @@ __kernel void reduce_rows(__global const float *x, ulong xoff, __global float *y
         y[yoff + grp] = (float)part[0];
 }
 
-/* inner > 1: one work item per output; neighbouring items read
- * neighbouring addresses, so the loads coalesce. */
+/* inner > 1: item (g, lane) sums the rows lane, lane + lanes, ... of
+ * output g; neighbouring items along dimension 0 read neighbouring
+ * addresses, so the loads coalesce.  lanes 1 (CPU drivers: the driver
+ * picks the work-group): one item per output, straight to y.  lanes > 1
+ * (GPUs, long axes: more items in flight than outputs alone give):
+ * work-groups of 32 x lanes items, the lanes combined in local memory. */
 __kernel void reduce_cols(__global const float *x, ulong xoff, __global float *y, ulong yoff, uint outputs, uint n,
-                          uint inner, int is_max)
+                          uint inner, int is_max, uint lanes, __local acc_t *part)
 {
-    uint gid = get_global_id(0);
-    if (gid >= outputs)
-        return;
+    uint gid = get_global_id(0), lane = get_global_id(1);
     uint o = gid / inner, i = gid % inner;
     __global const float *p = x + xoff + (ulong)o * n * inner + i;
-    acc_t s = is_max ? (acc_t)p[0] : 0;
-    for (uint k = is_max ? 1 : 0; k < n; k++)
-        s = combine(s, p[(ulong)k * inner], is_max);
-    y[yoff + gid] = (float)s;
+    acc_t s = is_max ? -INFINITY : 0;
+    if (gid < outputs)
+        for (uint k = lane; k < n; k += lanes)
+            s = combine(s, p[(ulong)k * inner], is_max);
+    if (lanes > 1) {
+        uint lx = get_local_id(0), w = get_local_size(0);
+        part[lane * w + lx] = s;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        /* everything from local memory and the work-item functions again:
+         * PoCL 3.1 was seen to hand lane 0 another lane's private sum
+         * after this barrier (2-D work-groups) */
+        gid = get_global_id(0);
+        lane = get_global_id(1);
+        s = part[lx];
+        for (uint l = 1; l < lanes; l++)
+            s = combine(s, part[l * w + lx], is_max);
+    }
+    if (lane == 0 && gid < outputs)
+        y[yoff + gid] = (float)s;
 }
