@@ -386,7 +386,6 @@ static jc_status rec_optim(jc_vk_ctx *c, jc_tensor *t, jc_error *err)
 
 /* --------------------------------------------------------- reductions */
 
-/* y[outer, inner] = sum (or max) over n of x[outer, n, inner] */
 /* groups workgroups of shader sh (spec: local size, tree mode) over the
  * axis in passes of at most span elements, later passes combining with
  * the earlier result (lavapipe's loop limit: see shaders/common.glsl). */
@@ -403,6 +402,7 @@ static jc_status reduce_passes(jc_vk_ctx *c, int sh, const uint32_t *spec, reduc
     return s;
 }
 
+/* y[outer, inner] = sum (or max) over n of x[outer, n, inner] */
 static jc_status reduce_axis(jc_vk_ctx *c, const jc_tensor *x, const jc_tensor *y, int64_t outer, int64_t n,
                              int64_t inner, int is_max, jc_error *err)
 {
