@@ -46,6 +46,26 @@ void store(uint r, float s)
     p.y.v[r] = s;
 }
 
+// Max or compensated sum of x[base + (first + j*every)*inner], j < steps:
+// one invocation's share of an axis (TREE 1 and 2).
+float reduce_strided(uint base, uint first, uint steps, uint every)
+{
+    if (p.is_max != 0) {
+        float m = -3.402823466e38;
+        for (uint j = 0; j < steps; j++)
+            m = max(m, p.x.v[base + (first + j * every) * p.inner]);
+        return m;
+    }
+    precise float s = 0.0, c = 0.0;
+    for (uint j = 0; j < steps; j++) {
+        precise float v = p.x.v[base + (first + j * every) * p.inner] - c;
+        precise float t = s + v;
+        c = (t - s) - v;
+        s = t;
+    }
+    return s;
+}
+
 void main()
 {
     if (TREE == 0) {
@@ -78,22 +98,7 @@ void main()
         uint o = tile / tiles, i = tile % tiles * COLS + lid % COLS, lane = lid / COLS;
         uint first = p.k_begin + lane;
         uint steps = i < p.inner && first < p.k_end ? (p.k_end - first + LANES - 1) / LANES : 0;
-        uint base = o * p.n * p.inner + i;
-        float acc;
-        if (p.is_max != 0) {
-            acc = -3.402823466e38;
-            for (uint j = 0; j < steps; j++)
-                acc = max(acc, p.x.v[base + (first + j * LANES) * p.inner]);
-        } else {
-            precise float s = 0.0, c = 0.0;
-            for (uint j = 0; j < steps; j++) {
-                precise float v = p.x.v[base + (first + j * LANES) * p.inner] - c;
-                precise float t = s + v;
-                c = (t - s) - v;
-                s = t;
-            }
-            acc = s;
-        }
+        float acc = reduce_strided(o * p.n * p.inner + i, first, steps, LANES);
         partial[lid] = acc;
         barrier();
         if (lane == 0 && i < p.inner) {
@@ -110,21 +115,7 @@ void main()
     // loops count from 0 (see common.glsl)
     uint first = p.k_begin + lid;
     uint steps = first < p.k_end ? (p.k_end - first + LS - 1) / LS : 0;
-    float acc;
-    if (p.is_max != 0) {
-        acc = -3.402823466e38;
-        for (uint j = 0; j < steps; j++)
-            acc = max(acc, p.x.v[base + (first + j * LS) * p.inner]);
-    } else {
-        precise float s = 0.0, c = 0.0;
-        for (uint j = 0; j < steps; j++) {
-            precise float v = p.x.v[base + (first + j * LS) * p.inner] - c;
-            precise float t = s + v;
-            c = (t - s) - v;
-            s = t;
-        }
-        acc = s;
-    }
+    float acc = reduce_strided(base, first, steps, LS);
 #ifdef USE_SUBGROUPS
     acc = p.is_max != 0 ? subgroupMax(acc) : subgroupAdd(acc);
     if (subgroupElect())
