@@ -34,10 +34,11 @@ void main()
     uint tid = ly * WG_N + lx, threads = WG_N * WG_M;
     uint m0 = gl_WorkGroupID.y * BM, n0 = gl_WorkGroupID.x * BN;
     // The contiguous axis of each operand: r, except for a transposed
-    // matmul A; columns, except for a transposed matmul B and the weight
-    // gradient's im2col (time runs along r there).
+    // matmul A; columns, except for a transposed matmul B, the weight
+    // gradient's im2col (time runs along r there) and a strided
+    // convolution's im2col (columns are stride samples apart, taps 1).
     bool a_along_r = !(MODE == 0 && p.ta != 0);
-    bool b_along_r = MODE == 3 || (MODE == 0 && p.tb != 0);
+    bool b_along_r = MODE == 3 || (MODE == 0 && p.tb != 0) || (MODE == 1 && p.stride > 1 && p.dil == 1);
 
     float acc[TM][TN];
     for (uint i = 0; i < TM; i++)

@@ -121,8 +121,11 @@ conv_fwd(__global const float *x, ulong xoff, __global const float *w, ulong wof
             int idx = tid + l * LW * LW;
             int kk = idx % TK, mm = idx / TK, m = m0 + mm, k = k0 + kk;
             As[kk * TSP + mm] = TO_OPERAND((m < M && k < K) ? wg[(ulong)m * rows + k] : 0.0f);
-            int nn = idx % TS, n = n0 + nn;
-            kk = idx / TS;
+            /* read along the contiguous axis: time (columns) at unit
+             * stride; taps when strided (columns stride samples apart) */
+            int taps_fast = stride > 1 && dil == 1;
+            int nn = taps_fast ? idx / TK : idx % TS, n = n0 + nn;
+            kk = taps_fast ? idx % TK : idx / TS;
             k = k0 + kk;
             float v = 0.0f;
             if (n < N && k < K) {
