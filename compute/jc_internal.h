@@ -208,6 +208,17 @@ static inline int64_t jc_conv_weight_split(int64_t B, int64_t Tout, int64_t work
     return ((Tout + splits - 1) / splits + 7) / 8 * 8;
 }
 
+/* Output phases of a convolution's input gradient (= transposed
+ * convolution) on the GPU backends: output column n receives only the taps
+ * k with n + pad - k*dil a multiple of stride.  With dil 1 those are
+ * k = (n + pad) mod stride + i*stride, so the kernels split the columns
+ * into `stride` phases and reduce each over its own ceil(K/stride) taps
+ * per channel, instead of gathering over all K and multiplying by zero
+ * stride-1 times in stride (7 of 8 for HiFi-GAN's x8 upsampling).  With
+ * dil > 1 a phase's taps are not every stride-th one: 1, a masked gather
+ * over every tap. */
+static inline int jc_conv_input_phases(int stride, int dil) { return stride > 1 && dil == 1 ? stride : 1; }
+
 /* profile.c: JC_PROFILE (0 unset, 1 per operation kind, 2 also the slowest
  * nodes); after a run whose nodes' profile_s were filled, the report. */
 double jc_now_s(void);

@@ -363,6 +363,8 @@ jc_backend *jc_opencl_backend_new(const char *options, jc_error *err)
     const char *gemm_env = getenv("JC_OPENCL_GEMM");
     c->vec_gemm = gemm_env ? strcmp(gemm_env, "vec") == 0 : c->info.is_cpu_driver;
     gemm_tile(c);
+    const char *lanes_env = getenv("JC_OPENCL_REDUCE_LANES");
+    c->reduce_lanes = lanes_env ? atoi(lanes_env) : 0;
     c->fp16_mode = fp16_mode(c->info.fp16);
     cl_ulong max_alloc = 0;
     c->api.clGetDeviceInfo(c->device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof max_alloc, &max_alloc, NULL);

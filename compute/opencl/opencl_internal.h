@@ -130,6 +130,7 @@ typedef struct {
     uint64_t max_alloc; /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
     int vec_gemm;       /* CPU driver: gemm_vec.cl instead of the tiled kernels */
     int tile, tile_k;   /* the tiled kernels' TS x TS tile of C and TK-deep slices */
+    int reduce_lanes;   /* JC_OPENCL_REDUCE_LANES: reduce_cols' lanes per output; 0 = by device */
     size_t acc_bytes;   /* the kernels' acc_t: double with cl_khr_fp64, else float */
     /* Scratch for two-pass reductions; grown before a graph is enqueued,
      * shared by its kernels (the in-order queue serialises them). */

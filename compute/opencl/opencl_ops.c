@@ -305,8 +305,7 @@ static cl_int reduce_rows(jc_cl_ctx *c, cl_mem x, uint64_t xoff, cl_mem y, uint6
  * JC_OPENCL_REDUCE_LANES=1|2|4|8 forces a count (tests of the GPU path). */
 static int64_t reduce_lanes(const jc_cl_ctx *c, int64_t n)
 {
-    const char *e = getenv("JC_OPENCL_REDUCE_LANES");
-    int64_t forced = e ? atoi(e) : 0, lanes = 1;
+    int64_t forced = c->reduce_lanes, lanes = 1;
     while (lanes < 8 && lanes * 2 * 32 <= (int64_t)c->wg[K_REDUCE_COLS] &&
            (forced ? lanes < forced : !c->info.is_cpu_driver && n >= 64 * lanes))
         lanes *= 2;
@@ -576,9 +575,7 @@ static cl_int op_conv(jc_cl_ctx *c, jc_tensor *t)
     }
     conv_geom_args(&k, x, y, w, t, dw);
     if (t->op == JC_OP_CONV1D_BWD_INPUT && !dw) {
-        /* by output phase when strided (see conv_bwd_input in gemm.cl):
-         * only the taps that reach a column, ceil(K/stride) of K */
-        int stride = t->ip[0], phases = stride > 1 && t->ip[3] == 1 ? stride : 1;
+        int phases = jc_conv_input_phases(t->ip[0], t->ip[3]); /* see conv_bwd_input in gemm.cl */
         arg_i(&k, phases);
         int64_t cols = (N + phases - 1) / phases;
         return vec ? run_blocks(&k, M, cols, batch * phases, 8, 8) : run_tiles(&k, M, cols, batch * phases);

@@ -237,14 +237,12 @@ static jc_status rec_conv_bwd_input(jc_vk_ctx *c, jc_tensor *t, jc_error *err)
     const jc_tensor *dy = t->src[0], *w = t->src[1], *bias = t->src[2];
     gemm_pc pc = {.a = jc_vk_addr(w), .b = jc_vk_addr(dy), .y = jc_vk_addr(t)};
     conv_geom(&pc, t, dy, w->shape[2], t);
-    /* Split by output phase when strided (see MODE 2 in
-     * shaders/gemm_operands.glsl): each phase's columns take only the taps
-     * that reach them, ceil(K/stride) of K; a gather over every tap would
-     * multiply by zero stride-1 times in stride (7 of 8 for HiFi-GAN's x8
-     * upsampling).  Needs dil 1 (with dil > 1 the taps of a phase are not
-     * every stride-th one) and a grid that still fits the device. */
+    /* by output phase (see MODE 2 in shaders/gemm_operands.glsl) where the
+     * grid's z count still fits the device */
     uint64_t items = (uint64_t)t->shape[0] * pc.G;
-    pc.phases = pc.stride > 1 && pc.dil == 1 && items * pc.stride <= c->max_groups[2] ? pc.stride : 1;
+    pc.phases = (uint32_t)jc_conv_input_phases((int)pc.stride, (int)pc.dil);
+    if (items * pc.phases > c->max_groups[2])
+        pc.phases = 1;
     pc.M = pc.Cin / pc.G;
     pc.N = (pc.Tin + pc.phases - 1) / pc.phases;
     pc.R = pc.Cout / pc.G * ((pc.K + pc.phases - 1) / pc.phases);

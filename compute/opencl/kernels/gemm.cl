@@ -152,6 +152,9 @@ conv_fwd(__global const float *x, ulong xoff, __global const float *w, ulong wof
     }
 }
 
+/* The first column n of output phase rho, (n + pad) % phases == rho. */
+int phase_first(int rho, int pad, int phases) { return ((rho - pad) % phases + phases) % phases; }
+
 /* The input gradient (= transposed convolution) as a gather, valid for any
  * stride: dx[b, g*cin + m, n] = sum over r = (co, k) of
  * w[g*cout + co, m, k] * dy[b, g*cout + co, t] where t*stride = n + pad - k*dil.
@@ -169,7 +172,7 @@ conv_bwd_input(__global const float *dy, ulong dyoff, __global const float *w, u
     int lx = get_local_id(0), ly = get_local_id(1), tid = ly * LW + lx;
     int n0 = get_group_id(0) * TS, m0 = get_group_id(1) * TS;
     int z = get_global_id(2), rho = z % phases, b = z / phases / G, g = z / phases % G;
-    int first = ((rho - pad) % phases + phases) % phases, taps = (Kw + phases - 1) / phases;
+    int first = phase_first(rho, pad, phases), taps = (Kw + phases - 1) / phases;
     int cin = Cin / G, cout = Cout / G;
     int M = cin, N = (Tin - first + phases - 1) / phases, K = cout * taps;
     __global const float *wg = w + woff + (ulong)g * cout * cin * Kw;

@@ -130,7 +130,7 @@ __kernel void conv_bwd_input_vec(__global const float *dy, ulong dyoff, __global
     int n0 = get_global_id(0) * 8, m0 = get_global_id(1) * VR, z = get_global_id(2) / phases;
     int rho = get_global_id(2) % phases, b = z / G, g = z % G;
     int cin = Cin / G, cout = Cout / G;
-    int first = ((rho - pad) % phases + phases) % phases, N = (Tin - first + phases - 1) / phases;
+    int first = phase_first(rho, pad, phases), N = (Tin - first + phases - 1) / phases;
     if (n0 >= N || m0 >= cin)
         return;
     __global const float *dyg = dy + dyoff + ((ulong)b * Cout + (ulong)g * cout) * Tout;
