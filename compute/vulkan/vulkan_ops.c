@@ -164,6 +164,20 @@ static int gemm_shader(const jc_vk_ctx *c, uint32_t M, uint32_t *spec)
     return JC_VK_SH_GEMM;
 }
 
+/* Reduction steps per pass of the shared-memory kernel.  lavapipe's limit
+ * counts every loop iteration of an invocation (MAX_LOOP above), and per
+ * TK-step slice that kernel's invocations loop over their share of both
+ * slices' loads and over the TK steps: with few invocations per workgroup
+ * (lavapipe's 8 x 2) that is ~180 iterations a slice, so passes of MAX_LOOP
+ * steps would overrun the limit. */
+static uint32_t tiled_pass_steps(const uint32_t *spec)
+{
+    uint32_t threads = spec[0] * spec[1], bm = spec[1] * spec[2], bn = spec[0] * spec[3], tk = spec[5];
+    uint32_t per_slice = (bm * tk + threads - 1) / threads + (bn * tk + threads - 1) / threads + tk + 1;
+    uint32_t steps = MAX_LOOP / per_slice * tk;
+    return steps < tk ? tk : steps;
+}
+
 static jc_status run_gemm(jc_vk_ctx *c, gemm_pc *pc, uint32_t mode, uint32_t batch, const jc_vk_access *acc,
                           int n_acc, jc_error *err)
 {
@@ -171,12 +185,13 @@ static jc_status run_gemm(jc_vk_ctx *c, gemm_pc *pc, uint32_t mode, uint32_t bat
     gemm_tiles(c, pc->M, mode, spec);
     int shader = gemm_shader(c, pc->M, spec);
     int n_spec = shader == JC_VK_SH_GEMM_TILED ? 6 : 5;
+    uint32_t span = shader == JC_VK_SH_GEMM_TILED ? tiled_pass_steps(spec) : MAX_LOOP;
     uint32_t gx = (pc->N + spec[0] * spec[3] - 1) / (spec[0] * spec[3]);
     uint32_t gy = (pc->M + spec[1] * spec[2] - 1) / (spec[1] * spec[2]);
     jc_status s = JC_OK;
     pc->r_begin = 0;
     do {
-        pc->r_end = pc->R - pc->r_begin > MAX_LOOP ? pc->r_begin + MAX_LOOP : pc->R;
+        pc->r_end = pc->R - pc->r_begin > span ? pc->r_begin + span : pc->R;
         pc->accumulate = pc->r_begin > 0;
         s = jc_vk_dispatch(c, shader, spec, n_spec, pc, sizeof *pc, gx, gy, batch, acc, n_acc, err);
         pc->r_begin = pc->r_end;
