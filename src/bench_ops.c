@@ -11,12 +11,13 @@
 #include "jc.h"
 #include "train_util.h"
 
-typedef enum { BOUND_FLOPS, BOUND_BYTES } bound;
-
+/* One row: the operation, repeated reps times in one graph, and its cost per
+ * repetition: arithmetic and the least memory traffic it can have (every
+ * operand read once, the result written once). */
 typedef struct {
     const char *name;
-    bound by;
-    double work; /* flops or bytes per run */
+    double flops, bytes;
+    int reps;
     jc_graph *g;
 } bench_graph;
 
@@ -48,9 +49,11 @@ static jc_graph *graph_with_input(jc_backend *be, int ndim, const int64_t *shape
     return g;
 }
 
+/* Build g with output y (NULL: already marked) and fill its inputs. */
 static int finish(jc_graph *g, jc_tensor *y, jc_tensor *const *inputs, int n_inputs, jc_error *err)
 {
-    jc_graph_output(g, y);
+    if (y)
+        jc_graph_output(g, y);
     if (jc_graph_build(g, err))
         return -1;
     for (int i = 0; i < n_inputs; i++) {
@@ -117,113 +120,127 @@ static const bench_row rows[] = {{0, 0}, {0, 1}, {12, 0}, {1, 0}, {1, 1}, {2, 0}
                                  {5, 0}, {6, 0}, {7, 0}, {8, 0}, {9, 0}, {10, 0}, {11, 0}};
 #define N_ROWS ((int)(sizeof rows / sizeof rows[0]))
 
-/* Record op k on backend be; work and bound describe what it costs. */
-static jc_graph *make_op(jc_backend *be, int k, int fp16, bench_graph *b, jc_error *err)
+/* in[i], declared on first use: every repetition of a row reads the same
+ * inputs. */
+static jc_tensor *input(jc_graph *g, jc_tensor **in, int i, int ndim, const int64_t *shape)
 {
-    jc_graph *g = jc_graph_new(be);
-    jc_graph_allow_fp16(g, fp16);
-    jc_tensor *in[2] = {0}, *y = NULL;
-    int n_in = 1;
+    if (!in[i])
+        in[i] = jc_input(g, i ? "b" : "a", ndim, shape);
+    return in[i];
+}
+
+/* One repetition of op k; fills the row's name and cost. */
+static jc_tensor *record_op(jc_graph *g, int k, jc_tensor **in, bench_graph *b)
+{
+    const double f = sizeof(float);
     int64_t M = 1024, big = 16 << 20;
     switch (k) {
     case 0:
         b->name = "matmul 1024x1024x1024";
-        in[0] = jc_input(g, "a", 2, (int64_t[]){M, M});
-        in[1] = jc_input(g, "b", 2, (int64_t[]){M, M});
-        n_in = 2;
-        y = jc_matmul(g, in[0], in[1], 0, 0);
-        b->by = BOUND_FLOPS, b->work = 2.0 * M * M * M;
-        break;
+        b->flops = 2.0 * M * M * M, b->bytes = 3 * f * M * M;
+        return jc_matmul(g, input(g, in, 0, 2, (int64_t[]){M, M}), input(g, in, 1, 2, (int64_t[]){M, M}), 0, 0);
     case 1:
         b->name = "conv1d 256->256 k3, T 4096";
-        in[0] = jc_input(g, "x", 3, (int64_t[]){1, 256, 4096});
-        in[1] = jc_input(g, "w", 3, (int64_t[]){256, 256, 3});
-        n_in = 2;
-        y = jc_conv1d(g, in[0], in[1], NULL, (jc_conv_params){1, 1, 1, 1, 1});
-        b->by = BOUND_FLOPS, b->work = 2.0 * 256 * 256 * 3 * 4096;
-        break;
+        b->flops = 2.0 * 256 * 256 * 3 * 4096, b->bytes = f * (2 * 256 * 4096 + 256 * 256 * 3);
+        return jc_conv1d(g, input(g, in, 0, 3, (int64_t[]){1, 256, 4096}),
+                         input(g, in, 1, 3, (int64_t[]){256, 256, 3}), NULL, (jc_conv_params){1, 1, 1, 1, 1});
     case 2:
         b->name = "conv1d 64->128 k16 stride 8, T 24000";
-        in[0] = jc_input(g, "x", 3, (int64_t[]){1, 64, 24000});
-        in[1] = jc_input(g, "w", 3, (int64_t[]){128, 64, 16});
-        n_in = 2;
-        y = jc_conv1d(g, in[0], in[1], NULL, (jc_conv_params){8, 4, 4, 1, 1});
-        b->by = BOUND_FLOPS, b->work = 2.0 * 128 * 64 * 16 * 3000;
-        break;
+        b->flops = 2.0 * 128 * 64 * 16 * 3000, b->bytes = f * (64 * 24000 + 128 * 3000 + 128 * 64 * 16);
+        return jc_conv1d(g, input(g, in, 0, 3, (int64_t[]){1, 64, 24000}),
+                         input(g, in, 1, 3, (int64_t[]){128, 64, 16}), NULL, (jc_conv_params){8, 4, 4, 1, 1});
     case 3:
         b->name = "conv_transpose1d 256->128 k16 stride 8, T 512";
-        in[0] = jc_input(g, "x", 3, (int64_t[]){1, 256, 512});
-        in[1] = jc_input(g, "w", 3, (int64_t[]){256, 128, 16});
-        n_in = 2;
-        y = jc_conv_transpose1d(g, in[0], in[1], NULL, (jc_conv_params){8, 4, 4, 1, 1}, 0);
-        b->by = BOUND_FLOPS, b->work = 2.0 * 256 * 128 * 16 * 512;
-        break;
+        b->flops = 2.0 * 256 * 128 * 16 * 512, b->bytes = f * (256 * 512 + 128 * 4096 + 256 * 128 * 16);
+        return jc_conv_transpose1d(g, input(g, in, 0, 3, (int64_t[]){1, 256, 512}),
+                                   input(g, in, 1, 3, (int64_t[]){256, 128, 16}), NULL,
+                                   (jc_conv_params){8, 4, 4, 1, 1}, 0);
     case 4:
         b->name = "depthwise conv k31, 256 ch, T 4096";
-        in[0] = jc_input(g, "x", 3, (int64_t[]){1, 256, 4096});
-        in[1] = jc_input(g, "w", 3, (int64_t[]){256, 1, 31});
-        n_in = 2;
-        y = jc_conv1d(g, in[0], in[1], NULL, (jc_conv_params){1, 15, 15, 1, 256});
-        b->by = BOUND_FLOPS, b->work = 2.0 * 256 * 31 * 4096;
-        break;
+        b->flops = 2.0 * 256 * 31 * 4096, b->bytes = f * (2 * 256 * 4096 + 256 * 31);
+        return jc_conv1d(g, input(g, in, 0, 3, (int64_t[]){1, 256, 4096}), input(g, in, 1, 3, (int64_t[]){256, 1, 31}),
+                         NULL, (jc_conv_params){1, 15, 15, 1, 256});
     case 5:
         b->name = "add, 16 M floats";
-        in[0] = jc_input(g, "a", 1, &big);
-        in[1] = jc_input(g, "b", 1, &big);
-        n_in = 2;
-        y = jc_add(g, in[0], in[1]);
-        b->by = BOUND_BYTES, b->work = 12.0 * (double)big;
-        break;
+        b->bytes = 3 * f * (double)big;
+        return jc_add(g, input(g, in, 0, 1, &big), input(g, in, 1, 1, &big));
     case 6:
         b->name = "mul broadcast [B,C,T]*[B,1,T]";
-        in[0] = jc_input(g, "a", 3, (int64_t[]){4, 256, 16384});
-        in[1] = jc_input(g, "m", 3, (int64_t[]){4, 1, 16384});
-        n_in = 2;
-        y = jc_mul(g, in[0], in[1]);
-        b->by = BOUND_BYTES, b->work = 8.0 * 4 * 256 * 16384;
-        break;
+        b->bytes = f * (2 * 4 * 256 * 16384 + 4 * 16384);
+        return jc_mul(g, input(g, in, 0, 3, (int64_t[]){4, 256, 16384}), input(g, in, 1, 3, (int64_t[]){4, 1, 16384}));
     case 7:
         b->name = "exp, 16 M floats";
-        in[0] = jc_input(g, "x", 1, &big);
-        y = jc_exp(g, in[0]);
-        b->by = BOUND_BYTES, b->work = 8.0 * (double)big;
-        break;
+        b->bytes = 2 * f * (double)big;
+        return jc_exp(g, input(g, in, 0, 1, &big));
     case 8:
         b->name = "sum over the last axis [4096, 4096]";
-        in[0] = jc_input(g, "x", 2, (int64_t[]){4096, 4096});
-        y = jc_sum(g, in[0], 1);
-        b->by = BOUND_BYTES, b->work = 4.0 * 4096 * 4096;
-        break;
+        b->bytes = f * 4096 * 4097;
+        return jc_sum(g, input(g, in, 0, 2, (int64_t[]){4096, 4096}), 1);
     case 9:
         b->name = "sum over the first axis [4096, 4096]";
-        in[0] = jc_input(g, "x", 2, (int64_t[]){4096, 4096});
-        y = jc_sum(g, in[0], 0);
-        b->by = BOUND_BYTES, b->work = 4.0 * 4096 * 4096;
-        break;
+        b->bytes = f * 4096 * 4097;
+        return jc_sum(g, input(g, in, 0, 2, (int64_t[]){4096, 4096}), 0);
     case 10:
         b->name = "transpose [4096, 4096]";
-        in[0] = jc_input(g, "x", 2, (int64_t[]){4096, 4096});
-        y = jc_transpose(g, in[0], 0, 1);
-        b->by = BOUND_BYTES, b->work = 8.0 * 4096 * 4096;
-        break;
+        b->bytes = 2 * f * 4096 * 4096;
+        return jc_transpose(g, input(g, in, 0, 2, (int64_t[]){4096, 4096}), 0, 1);
     case 12:
         /* the model's GEMMs are small; this one fills a large GPU (1024^3
          * is 256 tiles of 64x64, two waves on 132 multiprocessors) */
         b->name = "matmul 4096x4096x4096";
-        in[0] = jc_input(g, "a", 2, (int64_t[]){4 * M, 4 * M});
-        in[1] = jc_input(g, "b", 2, (int64_t[]){4 * M, 4 * M});
-        n_in = 2;
-        y = jc_matmul(g, in[0], in[1], 0, 0);
-        b->by = BOUND_FLOPS, b->work = 2.0 * 64 * M * M * M;
-        break;
+        b->flops = 2.0 * 64 * M * M * M, b->bytes = 3 * f * 16 * M * M;
+        return jc_matmul(g, input(g, in, 0, 2, (int64_t[]){4 * M, 4 * M}),
+                         input(g, in, 1, 2, (int64_t[]){4 * M, 4 * M}), 0, 0);
     default:
-        b->name = "softmax [4096, 1024] (composite)";
-        in[0] = jc_input(g, "x", 2, (int64_t[]){4096, 1024});
-        y = jc_softmax(g, in[0], 1, NULL);
-        b->by = BOUND_BYTES, b->work = 8.0 * 4096 * 1024; /* the minimum: read once, write once */
-        break;
+        b->name = "softmax [4096, 1024]";
+        b->bytes = 2 * f * 4096 * 1024;
+        return jc_softmax(g, input(g, in, 0, 2, (int64_t[]){4096, 1024}), 1, NULL);
     }
-    if (!y || finish(g, y, in, n_in, err)) {
+}
+
+/* Seconds one repetition of b needs at least on a device with peaks p: the
+ * roofline, whichever of arithmetic and memory traffic takes longer. */
+static double bound_seconds(const bench_graph *b, const peaks *p)
+{
+    double tf = b->flops / (p->fma_gflops * 1e9), tb = b->bytes / (p->bandwidth_gbs * 1e9);
+    return isfinite(tf) && tf > tb ? tf : tb;
+}
+
+/* Repetitions of a row per graph run: as many as take REPS_SECONDS at the
+ * device's peaks, so that a GPU's cost per submission (host calls, the
+ * final wait: tens of microseconds) does not count as the operation's; a
+ * whole model graph is one submission too.  At most MAX_REPS, and at most
+ * REPS_BYTES of results (every repetition keeps its own). */
+#define REPS_SECONDS 1e-3
+#define MAX_REPS 64
+#define REPS_BYTES (512.0 * 1024 * 1024)
+
+static int repetitions(const bench_graph *b, const peaks *p, const jc_tensor *y)
+{
+    double by_time = ceil(REPS_SECONDS / bound_seconds(b, p));
+    double by_memory = floor(REPS_BYTES / (sizeof(float) * (double)jc_tensor_nelem(y)));
+    double r = fmin(fmin(by_time, by_memory), MAX_REPS);
+    return r >= 1 ? (int)r : 1;
+}
+
+/* Record row k on backend be, repeated as repetitions() says for peaks p
+ * (once without p). */
+static jc_graph *make_op(jc_backend *be, int k, int fp16, const peaks *p, bench_graph *b, jc_error *err)
+{
+    jc_graph *g = jc_graph_new(be);
+    jc_graph_allow_fp16(g, fp16);
+    jc_tensor *in[2] = {0};
+    *b = (bench_graph){0};
+    jc_tensor *y = record_op(g, k, in, b);
+    b->reps = y && p ? repetitions(b, p, y) : 1;
+    for (int r = 0; y && r < b->reps; r++) {
+        if (r > 0)
+            y = record_op(g, k, in, b);
+        if (y)
+            jc_graph_output(g, y);
+    }
+    int n_in = in[1] ? 2 : 1;
+    if (!y || finish(g, NULL, in, n_in, err)) {
         jc_graph_free(g);
         return NULL;
     }
@@ -232,20 +249,24 @@ static jc_graph *make_op(jc_backend *be, int k, int fp16, bench_graph *b, jc_err
 
 int jt_bench_ops(int argc, char **argv)
 {
-    const char *which = "all";
+    const char *which = "all", *only = NULL;
     double min_time = 0.2;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: jepatok bench ops [--backend cpu|opencl|vulkan|all] [--quick]\n"
+            printf("usage: jepatok bench ops [--backend cpu|opencl|vulkan|all] [--quick] [--only TEXT]\n"
                    "Measures each device's peak (FMA throughput, memory bandwidth, dispatch latency),\n"
                    "then every kind of operation in GFLOP/s or GB/s and as a percentage of the peak\n"
                    "that bounds it, on every chosen backend side by side.  GEMM rows also run with\n"
-                   "fp16 products where that path is on (`jepatok devices` says where).\n");
+                   "fp16 products where that path is on (`jepatok devices` says where).\n"
+                   "  --quick      rounds of 0.05 s instead of 0.2 s\n"
+                   "  --only TEXT  only the rows whose name contains TEXT (e.g. matmul, conv, softmax)\n");
             return 0;
         } else if (!strcmp(argv[i], "--backend") && i + 1 < argc) {
             which = argv[++i];
         } else if (!strcmp(argv[i], "--quick")) {
             min_time = 0.05;
+        } else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
+            only = argv[++i];
         } else if (strcmp(argv[i], "ops") != 0) {
             fprintf(stderr, "jepatok bench ops: unknown argument '%s'\n", argv[i]);
             return 2;
@@ -286,20 +307,24 @@ int jt_bench_ops(int argc, char **argv)
     printf("\n");
     for (int k = 0; k < N_ROWS; k++) {
         bench_graph bg = {0};
-        char row[64] = "";
+        char row[64];
+        /* the row's name, from a recording that is never built */
+        jc_graph *probe = jc_graph_new(bes[0]);
+        record_op(probe, rows[k].op, (jc_tensor *[2]){0}, &bg);
+        jc_graph_free(probe);
+        snprintf(row, sizeof row, "%s%s", bg.name, rows[k].fp16 ? ", fp16 products" : "");
+        if (only && !strstr(row, only))
+            continue;
+        printf("%-46s", row);
         for (int b = 0; b < n_be; b++) {
             jc_error err = {0};
             jc_device_info info;
             jc_backend_device_info(bes[b], &info);
             /* a backend without the fp16 path would only time fp32 again */
             int skip = rows[k].fp16 && !info.fp16_gemm;
-            jc_graph *g = make_op(bes[b], rows[k].op, rows[k].fp16, &bg, &err);
-            double t = g && !skip ? time_graph(g, min_time, &err) : NAN;
+            jc_graph *g = make_op(bes[b], rows[k].op, rows[k].fp16, skip ? NULL : &pk[b], &bg, &err);
+            double t = g && !skip ? time_graph(g, min_time, &err) / bg.reps : NAN;
             jc_graph_free(g);
-            if (b == 0) {
-                snprintf(row, sizeof row, "%s%s", bg.name, rows[k].fp16 ? ", fp16 products" : "");
-                printf("%-46s", row);
-            }
             if (skip) {
                 printf(" %21s", "no fp16 path");
                 continue;
@@ -308,23 +333,26 @@ int jt_bench_ops(int argc, char **argv)
                 printf(" %21s", "unsupported");
                 continue;
             }
-            double rate = bg.work / t * 1e-9;
-            double peak = bg.by == BOUND_FLOPS ? pk[b].fma_gflops : pk[b].bandwidth_gbs;
+            /* the rate in the unit of the bound: GFLOP/s where arithmetic
+             * bounds the operation on this device, GB/s where memory does */
+            double bound = bound_seconds(&bg, &pk[b]);
+            int by_flops = bg.flops > 0 && bound > bg.bytes / (pk[b].bandwidth_gbs * 1e9);
             char cell[32];
-            if (isfinite(peak))
-                snprintf(cell, sizeof cell, "%.1f %s %3.0f%%", rate, bg.by == BOUND_FLOPS ? "GF/s" : "GB/s",
-                         100.0 * rate / peak);
-            else
-                snprintf(cell, sizeof cell, "%.1f %s  n/a", rate, bg.by == BOUND_FLOPS ? "GF/s" : "GB/s");
+            snprintf(cell, sizeof cell, "%.1f %s %3.0f%%", (by_flops ? bg.flops : bg.bytes) / t * 1e-9,
+                     by_flops ? "GF/s" : "GB/s", 100.0 * bound / t);
             printf(" %21s", cell);
         }
         printf("\n");
         fflush(stdout);
     }
-    printf("(percentages of the device's own measured peak: FMA for compute-bound operations, bandwidth for\n"
-           " memory-bound ones; best of 3 rounds of >= %.2f s.  Rows without \"fp16\" run fp32 everywhere;\n"
-           " fp16 rows (only with JC_VULKAN_FP16=1 or JC_OPENCL_FP16=1) are against the fp32 FMA peak)\n",
-           min_time);
+    printf("(percentages of the least time the device's own measured peaks allow: the FMA rate or the\n"
+           " bandwidth, whichever bounds the operation on that device (the roofline; the cell's unit says\n"
+           " which), for its arithmetic and its least memory traffic.  Each operation is repeated in one\n"
+           " graph run until that least time reaches %.0f ms (at most %d times), so a GPU's cost per\n"
+           " submission is shared as in a model's graph; best of 3 rounds of >= %.2f s.  Rows without\n"
+           " \"fp16\" run fp32 everywhere; fp16 rows (only with JC_VULKAN_FP16=1 or JC_OPENCL_FP16=1) are\n"
+           " against the fp32 FMA peak)\n",
+           REPS_SECONDS * 1e3, MAX_REPS, min_time);
     for (int b = 0; b < n_be; b++)
         jc_backend_free(bes[b]);
     return 0;
