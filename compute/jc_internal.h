@@ -42,6 +42,8 @@ typedef enum {
     JC_OP_ADAMW,            /* src: param, grad, m, v, hyper, clip scale; fp: b1, b2, eps, wd; in place */
     JC_OP_EMA,              /* src: target, online; fp[0] decay; in place on target */
     JC_OP_FMA_PEAK,         /* benchmark only: 8 chains of ip[0] FMAs per element (bench ops) */
+    JC_OP_SOFTMAX,          /* ip[0] axis: exp(x - max) / sum, fused */
+    JC_OP_SOFTMAX_GRAD,     /* src: y (the softmax), dy -> dx = y * (dy - sum(dy * y)); ip[0] axis */
     JC_OP_COUNT
 } jc_op;
 
@@ -182,6 +184,9 @@ jc_tensor *jc_storage_base(jc_tensor *t);
 int jc_norm_axis(int ndim, int axis); /* -1 if out of range */
 int jc_same_shape(const jc_tensor *a, const jc_tensor *b);
 size_t jc_tensor_bytes(const jc_tensor *t);
+/* t viewed as [outer, n, inner] around axis (n = its length), as the
+ * reductions and softmax kernels of every backend walk it. */
+void jc_split_axis(const jc_tensor *t, int axis, int64_t *outer, int64_t *n, int64_t *inner);
 void jc_shape_str(const jc_tensor *t, char *buf, size_t n);
 
 /* Split-K for a convolution's weight gradient on the GPU backends: its

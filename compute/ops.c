@@ -334,6 +334,38 @@ jc_tensor *jc_max(jc_graph *g, jc_tensor *a, int axis)
     return t;
 }
 
+/* ---------------------------------------------------------------- softmax */
+
+/* One operation, not max, exp, sum and divide: each of those passes reads
+ * and writes the whole tensor, the fused kernels read it once or twice
+ * from a cache and write it once. */
+jc_tensor *jc_softmax_fused(jc_graph *g, jc_tensor *a, int axis)
+{
+    if (!ARGS_OK(g, a))
+        return NULL;
+    int ax = jc_norm_axis(a->ndim, axis);
+    if (ax < 0) {
+        jc_graph_fail(g, JC_ERR_INVALID, "softmax axis %d out of range for %s", axis, a->name);
+        return NULL;
+    }
+    jc_tensor *t = node1(g, JC_OP_SOFTMAX, a, a);
+    if (t)
+        t->ip[0] = ax;
+    return t;
+}
+
+jc_tensor *jc_softmax_grad(jc_graph *g, jc_tensor *y, jc_tensor *dy)
+{
+    if (!ARGS_OK(g, y, dy))
+        return NULL;
+    jc_tensor *t = node1(g, JC_OP_SOFTMAX_GRAD, y, y);
+    if (t) {
+        t->src[1] = dy;
+        t->ip[0] = y->ip[0];
+    }
+    return t;
+}
+
 /* ----------------------------------------------------------------- layout */
 
 jc_tensor *jc_reshape(jc_graph *g, jc_tensor *a, int ndim, const int64_t *shape)

@@ -17,6 +17,10 @@ jc_tensor *jc_pad_reflect_grad(jc_graph *g, jc_tensor *dy, int axis, int before,
 jc_tensor *jc_dropout_salted(jc_graph *g, jc_tensor *a, float p, int salt);
 jc_tensor *jc_frames_raw(jc_graph *g, jc_tensor *x, int n_fft, int hop);
 jc_tensor *jc_frames_grad(jc_graph *g, jc_tensor *dy, int n_fft, int hop, int64_t t_len);
+/* Softmax along axis as one operation (jc_softmax adds the mask around it),
+ * and its gradient from its output y. */
+jc_tensor *jc_softmax_fused(jc_graph *g, jc_tensor *a, int axis);
+jc_tensor *jc_softmax_grad(jc_graph *g, jc_tensor *y, jc_tensor *dy);
 /* Sum a broadcast gradient back to the shape of t. */
 jc_tensor *jc_reduce_to_shape(jc_graph *g, jc_tensor *grad, const jc_tensor *t);
 

@@ -55,17 +55,14 @@ jc_tensor *jc_logsumexp(jc_graph *g, jc_tensor *a, int axis)
 
 jc_tensor *jc_softmax(jc_graph *g, jc_tensor *a, int axis, jc_tensor *mask)
 {
-    jc_tensor *x = a;
-    if (mask) /* push dropped entries far below the maximum */
-        x = jc_add(g, a, jc_scale(g, mask, 1e9f, -1e9f));
-    jc_tensor *m = jc_stop_gradient(g, jc_max(g, x, axis));
-    jc_tensor *e = jc_exp(g, jc_sub(g, x, m));
     if (!mask)
-        return jc_div(g, e, jc_sum(g, e, axis));
-    /* A row with every entry dropped gives zeros, not NaN; elsewhere the sum
-     * is at least 1 so the tiny term changes nothing. */
-    e = jc_mul(g, e, mask);
-    return jc_div(g, e, jc_scale(g, jc_sum(g, e, axis), 1.0f, 1e-30f));
+        return jc_softmax_fused(g, a, axis);
+    /* Dropped entries pushed 1e9 below the rest get exp(...) = 0 exactly,
+     * so the kept ones are normalised among themselves; the product with
+     * the mask then zeroes a row whose every entry was dropped (it would be
+     * uniform) and keeps the dropped entries' gradient at zero. */
+    jc_tensor *y = jc_softmax_fused(g, jc_add(g, a, jc_scale(g, mask, 1e9f, -1e9f)), axis);
+    return jc_mul(g, y, mask);
 }
 
 static jc_tensor *affine_last(jc_graph *g, jc_tensor *y, jc_tensor *gamma, jc_tensor *beta)

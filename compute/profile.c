@@ -26,7 +26,7 @@ int jc_profile_level(void)
 static const char *const op_names[JC_OP_COUNT] = {
     "leaf", "view", "matmul", "conv1d", "conv1d_bwd_input", "conv1d_bwd_weight", "binary", "unary",
     "unary_grad", "scale", "sum", "max", "permute", "expand", "slice", "pad", "pad_reflect_grad", "concat",
-    "dropout", "frames", "frames_grad", "adamw", "ema", "fma_peak"};
+    "dropout", "frames", "frames_grad", "adamw", "ema", "fma_peak", "softmax", "softmax_grad"};
 
 static int slower_first(const void *a, const void *b)
 {

@@ -30,6 +30,16 @@ int64_t jc_tensor_nelem(const jc_tensor *t)
 
 size_t jc_tensor_bytes(const jc_tensor *t) { return (size_t)jc_tensor_nelem(t) * sizeof(float); }
 
+void jc_split_axis(const jc_tensor *t, int axis, int64_t *outer, int64_t *n, int64_t *inner)
+{
+    *outer = *inner = 1;
+    for (int i = 0; i < axis; i++)
+        *outer *= t->shape[i];
+    for (int i = axis + 1; i < t->ndim; i++)
+        *inner *= t->shape[i];
+    *n = t->shape[axis];
+}
+
 const char *jc_tensor_name(const jc_tensor *t) { return t->name; }
 
 void jc_tensor_set_name(jc_tensor *t, const char *name) { snprintf(t->name, sizeof t->name, "%s", name); }

@@ -201,6 +201,13 @@ static jc_tensor *b_ops(jc_graph *g, jc_tensor **in, int w)
     /* long axes under many side-by-side outputs (the GPUs' column-tile reductions) */
     case 59: return jc_sum(g, in[0], 0);
     case 60: return jc_max(g, in[0], 1);
+    /* the fused softmax's kernels: an item per column (short axis), a
+     * workgroup per column (long axis, strided or not), wide workgroups
+     * (axes of 1024 or more), and the mask around it */
+    case 70: return jc_softmax(g, in[0], 1, NULL);
+    case 71: return jc_softmax(g, in[0], 0, NULL);
+    case 72: return jc_softmax(g, in[0], -1, NULL);
+    case 73: return jc_softmax(g, in[0], -1, jc_fsq_index(g, in[1], jc_scalar_constant(g, 2)));
     default: /* past the binding limit: 2 x 17.25 M floats = 138 MB per tensor */
         return jc_sum(g, jc_mul(g, in[0], in[1]), 1);
     }
@@ -273,6 +280,10 @@ static const op_case cases[] = {
      {S3(2, 48, 19), S3(48, 40, 8), S3(40, 0, 0)}, -1, 1, 0},
     {"sum over a long first axis [1030, 70]", 59, 1, {2}, {S3(1030, 70, 0)}, -1, 1, 0},
     {"max over a long middle axis [2, 100, 45]", 60, 1, {3}, {S3(2, 100, 45)}, -1, 1, 1},
+    {"softmax short middle axis [3, 40, 7]", 70, 1, {3}, {S3(3, 40, 7)}, -3, 3, 0},
+    {"softmax long first axis [100, 3, 5]", 71, 1, {3}, {S3(100, 3, 5)}, -3, 3, 0},
+    {"softmax long last axis [2, 1500]", 72, 1, {2}, {S3(2, 1500, 0)}, -3, 3, 0},
+    {"softmax masked [2, 3, 70], mask [2, 1, 70]", 73, 2, {3, 3}, {S3(2, 3, 70), S3(2, 1, 70)}, -3, 3, 0},
     {"mul+sum past the 128 MiB binding limit", 54, 2, {2, 2}, {S3(2, 17250000, 0), S3(2, 17250000, 0)}, -1, 1, 0},
 };
 

@@ -55,6 +55,7 @@ void jc_cpu_adamw(jc_cpu_ctx *c, jc_tensor *t);
 void jc_cpu_ema(jc_cpu_ctx *c, jc_tensor *t);
 void jc_cpu_fma_peak(jc_cpu_ctx *c, jc_tensor *t);
 void jc_cpu_reduce(jc_cpu_ctx *c, jc_tensor *t); /* SUM and MAX */
+void jc_cpu_softmax(jc_cpu_ctx *c, jc_tensor *t); /* SOFTMAX and SOFTMAX_GRAD */
 void jc_cpu_permute(jc_cpu_ctx *c, jc_tensor *t);
 void jc_cpu_expand(jc_cpu_ctx *c, jc_tensor *t);
 void jc_cpu_slice(jc_cpu_ctx *c, jc_tensor *t);

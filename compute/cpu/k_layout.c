@@ -5,16 +5,6 @@
 
 #include "cpu_internal.h"
 
-static void split_axis(const jc_tensor *t, int axis, int64_t *outer, int64_t *n, int64_t *inner)
-{
-    *outer = *inner = 1;
-    for (int i = 0; i < axis; i++)
-        *outer *= t->shape[i];
-    for (int i = axis + 1; i < t->ndim; i++)
-        *inner *= t->shape[i];
-    *n = t->shape[axis];
-}
-
 /* ------------------------------------------------------------ reductions */
 
 typedef struct {
@@ -71,7 +61,7 @@ void jc_cpu_reduce(jc_cpu_ctx *c, jc_tensor *t)
 {
     const jc_tensor *x = t->src[0];
     int64_t outer, n, inner;
-    split_axis(x, t->ip[0], &outer, &n, &inner);
+    jc_split_axis(x, t->ip[0], &outer, &n, &inner);
     reduce_job j = {jc_cpu_data(x), jc_cpu_data(t), n, inner, t->op == JC_OP_MAX};
     long blocks = (long)((inner + REDUCE_BLOCK - 1) / REDUCE_BLOCK);
     jc_cpu_parallel(c, (long)outer * blocks, (double)(n * (inner < REDUCE_BLOCK ? inner : REDUCE_BLOCK)),
@@ -158,7 +148,7 @@ static void slice_range(void *p, long lo, long hi)
 void jc_cpu_slice(jc_cpu_ctx *c, jc_tensor *t)
 {
     int64_t outer, n_out, inner, n_in = t->src[0]->shape[t->ip[0]];
-    split_axis(t, t->ip[0], &outer, &n_out, &inner);
+    jc_split_axis(t, t->ip[0], &outer, &n_out, &inner);
     axis_job j = {jc_cpu_data(t->src[0]), jc_cpu_data(t), n_in, n_out, inner, t->ip[1], 0, 0};
     jc_cpu_parallel(c, (long)outer, (double)(n_out * inner), slice_range, &j);
 }
@@ -195,7 +185,7 @@ static void pad_range(void *p, long lo, long hi)
 void jc_cpu_pad(jc_cpu_ctx *c, jc_tensor *t)
 {
     int64_t outer, n_out, inner, n_in = t->src[0]->shape[t->ip[0]];
-    split_axis(t, t->ip[0], &outer, &n_out, &inner);
+    jc_split_axis(t, t->ip[0], &outer, &n_out, &inner);
     axis_job j = {jc_cpu_data(t->src[0]), jc_cpu_data(t), n_in, n_out, inner, 0, t->ip[1], t->ip[3]};
     jc_cpu_parallel(c, (long)outer, (double)(n_out * inner), pad_range, &j);
 }
@@ -218,7 +208,7 @@ static void pad_reflect_grad_range(void *p, long lo, long hi)
 void jc_cpu_pad_reflect_grad(jc_cpu_ctx *c, jc_tensor *t)
 {
     int64_t outer, n_out, inner, n_in = t->src[0]->shape[t->ip[0]];
-    split_axis(t, t->ip[0], &outer, &n_out, &inner);
+    jc_split_axis(t, t->ip[0], &outer, &n_out, &inner);
     axis_job j = {jc_cpu_data(t->src[0]), jc_cpu_data(t), n_in, n_out, inner, 0, t->ip[1], JC_PAD_REFLECT};
     jc_cpu_parallel(c, (long)outer, (double)(n_in * inner), pad_reflect_grad_range, &j);
 }
@@ -242,7 +232,7 @@ static void concat_range(void *p, long lo, long hi)
 void jc_cpu_concat(jc_cpu_ctx *c, jc_tensor *t)
 {
     int64_t outer, n, inner;
-    split_axis(t, t->ip[0], &outer, &n, &inner);
+    jc_split_axis(t, t->ip[0], &outer, &n, &inner);
     concat_job j = {jc_cpu_data(t->src[0]), jc_cpu_data(t->src[1]), jc_cpu_data(t), t->src[0]->shape[t->ip[0]],
                     t->src[1]->shape[t->ip[0]], inner};
     jc_cpu_parallel(c, (long)outer, (double)(n * inner), concat_range, &j);

@@ -128,16 +128,6 @@ static cl_int run_blocks(kargs *a, int64_t M, int64_t N, int64_t batch, int bm, 
 
 /* --------------------------------------------------------------- shapes */
 
-static void split_axis(const jc_tensor *t, int axis, int64_t *outer, int64_t *n, int64_t *inner)
-{
-    *outer = *inner = 1;
-    for (int i = 0; i < axis; i++)
-        *outer *= t->shape[i];
-    for (int i = axis + 1; i < t->ndim; i++)
-        *inner *= t->shape[i];
-    *n = t->shape[axis];
-}
-
 /* shape and per-axis strides right-aligned into 4 dims */
 static void pad4(int ndim, const int64_t *shape, const int64_t *strides, int64_t *s4, int64_t *st4)
 {
@@ -340,7 +330,7 @@ static cl_int op_reduce(jc_cl_ctx *c, jc_tensor *t)
     const jc_tensor *x = t->src[0];
     int is_max = t->op == JC_OP_MAX;
     int64_t outer, n, inner;
-    split_axis(x, t->ip[0], &outer, &n, &inner);
+    jc_split_axis(x, t->ip[0], &outer, &n, &inner);
     jc_tensor *xs = jc_storage_base((jc_tensor *)x), *ys = jc_storage_base(t);
     cl_mem xm = (cl_mem)xs->buf->impl, ym = (cl_mem)ys->buf->impl;
     uint64_t xoff = xs->offset / sizeof(float), yoff = ys->offset / sizeof(float);
@@ -397,7 +387,7 @@ static cl_int op_expand(jc_cl_ctx *c, jc_tensor *t)
 static cl_int op_slice(jc_cl_ctx *c, jc_tensor *t)
 {
     int64_t outer, n_out, inner, n_in = t->src[0]->shape[t->ip[0]];
-    split_axis(t, t->ip[0], &outer, &n_out, &inner);
+    jc_split_axis(t, t->ip[0], &outer, &n_out, &inner);
     int64_t s4[4] = {1, outer, n_out, inner}, st4[4] = {0, n_in * inner, inner, 1};
     return run_gather(c, t, t->src[0], (uint64_t)t->ip[1] * (uint64_t)inner, s4, st4);
 }
@@ -406,7 +396,7 @@ static cl_int op_pad(jc_cl_ctx *c, jc_tensor *t)
 {
     int grad = t->op == JC_OP_PAD_REFLECT_GRAD;
     int64_t outer, n_out, inner, n_in = t->src[0]->shape[t->ip[0]];
-    split_axis(t, t->ip[0], &outer, &n_out, &inner);
+    jc_split_axis(t, t->ip[0], &outer, &n_out, &inner);
     int64_t total = jc_tensor_nelem(t);
     jc_cl_kernel_id id = grad ? K_PAD_REFLECT_GRAD : K_PAD;
     kargs k = args_of(c, id);
@@ -425,7 +415,7 @@ static cl_int op_pad(jc_cl_ctx *c, jc_tensor *t)
 static cl_int op_concat(jc_cl_ctx *c, jc_tensor *t)
 {
     int64_t outer, n, inner;
-    split_axis(t, t->ip[0], &outer, &n, &inner);
+    jc_split_axis(t, t->ip[0], &outer, &n, &inner);
     int64_t total = jc_tensor_nelem(t);
     kargs k = args_of(c, K_CONCAT);
     arg_t(&k, t->src[0]);
@@ -600,6 +590,38 @@ static cl_int op_conv(jc_cl_ctx *c, jc_tensor *t)
     return run_tiles(&k, M, N, batch);
 }
 
+/* ---------------------------------------------------------------- softmax */
+
+/* kernels/softmax.cl: a work-group per column for axes of 64 or more, as
+ * reduce_rows does for sums; else an item per column. */
+static cl_int op_softmax(jc_cl_ctx *c, jc_tensor *t)
+{
+    int grad = t->op == JC_OP_SOFTMAX_GRAD;
+    int64_t outer, n, inner;
+    jc_split_axis(t, t->ip[0], &outer, &n, &inner);
+    size_t columns = (size_t)(outer * inner);
+    if (n < 64) {
+        kargs k = args_of(c, K_SOFTMAX_COLS);
+        arg_t(&k, t->src[0]);
+        arg_t(&k, grad ? t->src[1] : t->src[0]);
+        arg_t(&k, t);
+        arg_u(&k, columns);
+        arg_u(&k, (uint64_t)n);
+        arg_u(&k, (uint64_t)inner);
+        arg_i(&k, grad);
+        return run_1d(&k, K_SOFTMAX_COLS, columns);
+    }
+    jc_cl_kernel_id id = grad ? K_SOFTMAX_GRAD_GROUPS : K_SOFTMAX_GROUPS;
+    kargs k = args_of(c, id);
+    for (int i = 0; i <= grad; i++)
+        arg_t(&k, t->src[i]);
+    arg_t(&k, t);
+    arg_u(&k, (uint64_t)n);
+    arg_u(&k, (uint64_t)inner);
+    arg_local(&k, c->wg[id] * c->acc_bytes);
+    return run_groups(&k, id, columns);
+}
+
 /* ------------------------------------------------------------- dispatch */
 
 int jc_cl_node_supported(const jc_tensor *t)
@@ -626,7 +648,9 @@ int jc_cl_node_supported(const jc_tensor *t)
     case JC_OP_FRAMES_GRAD:
     case JC_OP_ADAMW:
     case JC_OP_EMA:
-    case JC_OP_FMA_PEAK: break;
+    case JC_OP_FMA_PEAK:
+    case JC_OP_SOFTMAX:
+    case JC_OP_SOFTMAX_GRAD: break;
     default: return 0;
     }
     /* the kernels index elements with 32-bit integers */
@@ -644,7 +668,7 @@ size_t jc_cl_node_scratch(const jc_cl_ctx *c, const jc_tensor *t)
     if (t->op != JC_OP_SUM && t->op != JC_OP_MAX)
         return 0;
     int64_t outer, n, inner;
-    split_axis(t->src[0], t->ip[0], &outer, &n, &inner);
+    jc_split_axis(t->src[0], t->ip[0], &outer, &n, &inner);
     int64_t chunks = reduce_chunks(n);
     return inner == 1 && chunks > 1 ? (size_t)(outer * chunks) * sizeof(float) : 0;
 }
@@ -676,6 +700,8 @@ cl_int jc_cl_enqueue_node(jc_cl_ctx *c, jc_tensor *t)
     case JC_OP_ADAMW: return op_adamw(c, t);
     case JC_OP_EMA: return op_ema(c, t);
     case JC_OP_FMA_PEAK: return op_fma_peak(c, t);
+    case JC_OP_SOFTMAX:
+    case JC_OP_SOFTMAX_GRAD: return op_softmax(c, t);
     case JC_OP_COUNT: break;
     }
     return CL_INVALID_OPERATION;

@@ -193,6 +193,7 @@ enum {
     JC_VK_SH_FRAMES,
     JC_VK_SH_DROPOUT,
     JC_VK_SH_OPTIM,
+    JC_VK_SH_SOFTMAX,
     JC_VK_SH_COUNT
 };
 #define JC_VK_PUSH_MAX 128

@@ -35,6 +35,11 @@ typedef struct {
 } reduce_pc;
 
 typedef struct {
+    uint64_t a, b, y;
+    uint32_t columns, n, inner;
+} softmax_pc;
+
+typedef struct {
     uint64_t x, y;
     uint32_t shape[4], st[4], n;
 } gather_pc;
@@ -76,16 +81,6 @@ _Static_assert(sizeof(binary_pc) <= JC_VK_PUSH_MAX, "push constants");
 _Static_assert(sizeof(optim_pc) <= JC_VK_PUSH_MAX, "push constants");
 
 static uint32_t u32(int64_t v) { return (uint32_t)v; }
-
-static void split_axis(const jc_tensor *t, int axis, int64_t *outer, int64_t *n, int64_t *inner)
-{
-    *outer = *inner = 1;
-    for (int i = 0; i < axis; i++)
-        *outer *= t->shape[i];
-    for (int i = axis + 1; i < t->ndim; i++)
-        *inner *= t->shape[i];
-    *n = t->shape[axis];
-}
 
 /* Pad a shape and per-axis strides to 4-D on the left. */
 static void pad4(const jc_tensor *t, const int64_t *strides, uint32_t *shape4, uint32_t *st4)
@@ -452,8 +447,39 @@ static jc_status reduce_axis(jc_vk_ctx *c, const jc_tensor *x, const jc_tensor *
 static jc_status rec_reduce(jc_vk_ctx *c, jc_tensor *t, jc_error *err)
 {
     int64_t outer, n, inner;
-    split_axis(t->src[0], t->ip[0], &outer, &n, &inner);
+    jc_split_axis(t->src[0], t->ip[0], &outer, &n, &inner);
     return reduce_axis(c, t->src[0], t, outer, n, inner, t->op == JC_OP_MAX, err);
+}
+
+/* ---------------------------------------------------------------- softmax */
+
+/* Invocations of a softmax workgroup for an axis of n (shaders/softmax.comp,
+ * GROUP 1); 0 for an invocation per column (GROUP 0). */
+static uint32_t softmax_group_size(int64_t n) { return n < 64 ? 0 : n < 1024 ? 64 : 256; }
+
+/* lavapipe's loop limit: an invocation walks at most MAX_LOOP steps of the
+ * axis, and the passes cannot be split (each needs the whole column's
+ * maximum or sum); past that the operation is not offered. */
+static int softmax_fits(const jc_tensor *t)
+{
+    int64_t outer, n, inner;
+    jc_split_axis(t, t->ip[0], &outer, &n, &inner);
+    uint32_t ls = softmax_group_size(n);
+    return n <= (int64_t)(ls ? ls : 1) * MAX_LOOP;
+}
+
+static jc_status rec_softmax(jc_vk_ctx *c, jc_tensor *t, jc_error *err)
+{
+    int grad = t->op == JC_OP_SOFTMAX_GRAD;
+    const jc_tensor *b = grad ? t->src[1] : t->src[0];
+    int64_t outer, n, inner;
+    jc_split_axis(t, t->ip[0], &outer, &n, &inner);
+    softmax_pc pc = {.a = jc_vk_addr(t->src[0]), .b = jc_vk_addr(b), .y = jc_vk_addr(t),
+                     .columns = u32(outer * inner), .n = u32(n), .inner = u32(inner)};
+    jc_vk_access acc[3] = {{t->src[0], 0}, {b, 0}, {t, 1}};
+    uint32_t ls = softmax_group_size(n);
+    uint32_t spec[3] = {ls ? ls : 64, ls != 0, (uint32_t)grad};
+    return jc_vk_dispatch_1d(c, JC_VK_SH_SOFTMAX, spec, 3, &pc, sizeof pc, pc.columns, ls ? 1 : 64, acc, 3, err);
 }
 
 /* ---------------------------------------------------------- data movement */
@@ -485,7 +511,7 @@ static jc_status rec_axis(jc_vk_ctx *c, jc_tensor *t, jc_error *err)
     const jc_tensor *x = t->src[0], *x2 = t->op == JC_OP_CONCAT ? t->src[1] : t->src[0];
     int axis = t->ip[0];
     int64_t outer, n_out, inner;
-    split_axis(t, axis, &outer, &n_out, &inner);
+    jc_split_axis(t, axis, &outer, &n_out, &inner);
     axis_pc pc = {.x = jc_vk_addr(x), .x2 = jc_vk_addr(x2), .y = jc_vk_addr(t)};
     pc.n_in = u32(x->shape[axis]);
     pc.n_in2 = u32(x2->shape[axis]);
@@ -570,6 +596,8 @@ int jc_vk_supports_op(const jc_backend *be, const jc_tensor *t)
     case JC_OP_FRAMES_GRAD:
     case JC_OP_ADAMW:
     case JC_OP_EMA: return 1;
+    case JC_OP_SOFTMAX:
+    case JC_OP_SOFTMAX_GRAD: return softmax_fits(t);
     case JC_OP_FMA_PEAK: /* lavapipe cuts loops past 65535 iterations: refuse rather than mis-measure */
         return !((const jc_vk_ctx *)be->ctx)->info.is_cpu_driver || t->ip[0] <= 32768;
     default: return 0;
@@ -603,6 +631,8 @@ jc_status jc_vk_record_node(jc_vk_ctx *c, jc_tensor *t, jc_error *err)
     case JC_OP_FRAMES_GRAD: return rec_frames(c, t, err);
     case JC_OP_ADAMW:
     case JC_OP_EMA: return rec_optim(c, t, err);
+    case JC_OP_SOFTMAX:
+    case JC_OP_SOFTMAX_GRAD: return rec_softmax(c, t, err);
     case JC_OP_COUNT: break;
     }
     return jc_error_set(err, JC_ERR_UNSUPPORTED, "Vulkan: operation %d (%s) not implemented", (int)t->op, t->name);
