@@ -94,7 +94,8 @@ for v in "registers 16,16,4,4" "registers 16,16,4,8" "tiled 16,16,4,4" "tiled 16
     # shellcheck disable=SC2086 # two words
     set -- $v
     step 60 bench.txt "bench ops --backend vulkan --quick, JC_VULKAN_GEMM=$1 tile $2" \
-        env JC_VULKAN_GEMM="$1" JC_VULKAN_GEMM_TILE="$2" "$bin/jepatok" bench ops --backend vulkan --quick
+        env JC_VULKAN_GEMM="$1" JC_VULKAN_GEMM_TILE="$2" "$bin/jepatok" bench ops --backend vulkan --quick \
+        --only matmul,conv
 done
 grep -E '^## .*tile|^matmul|^conv' "$out/bench.txt" | tail -40
 for args in "--batch 4" "--batch 16"; do

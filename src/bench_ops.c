@@ -247,19 +247,37 @@ static jc_graph *make_op(jc_backend *be, int k, int fp16, const peaks *p, bench_
     return g;
 }
 
+/* Whether name contains one of the comma-separated words of list. */
+static int names_any(const char *name, const char *list)
+{
+    char word[64];
+    for (const char *w = list; *w; w += *w == ',') {
+        size_t len = strcspn(w, ",");
+        if (len > 0 && len < sizeof word) {
+            memcpy(word, w, len);
+            word[len] = '\0';
+            if (strstr(name, word))
+                return 1;
+        }
+        w += len;
+    }
+    return 0;
+}
+
 int jt_bench_ops(int argc, char **argv)
 {
     const char *which = "all", *only = NULL;
     double min_time = 0.2;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: jepatok bench ops [--backend cpu|opencl|vulkan|all] [--quick] [--only TEXT]\n"
+            printf("usage: jepatok bench ops [--backend cpu|opencl|vulkan|all] [--quick] [--only LIST]\n"
                    "Measures each device's peak (FMA throughput, memory bandwidth, dispatch latency),\n"
                    "then every kind of operation in GFLOP/s or GB/s and as a percentage of the peak\n"
                    "that bounds it, on every chosen backend side by side.  GEMM rows also run with\n"
                    "fp16 products where that path is on (`jepatok devices` says where).\n"
                    "  --quick      rounds of 0.05 s instead of 0.2 s\n"
-                   "  --only TEXT  only the rows whose name contains TEXT (e.g. matmul, conv, softmax)\n");
+                   "  --only LIST  only the rows whose name contains one of the comma-separated\n"
+                   "               words of LIST (e.g. matmul,conv or softmax)\n");
             return 0;
         } else if (!strcmp(argv[i], "--backend") && i + 1 < argc) {
             which = argv[++i];
@@ -313,7 +331,7 @@ int jt_bench_ops(int argc, char **argv)
         record_op(probe, rows[k].op, (jc_tensor *[2]){0}, &bg);
         jc_graph_free(probe);
         snprintf(row, sizeof row, "%s%s", bg.name, rows[k].fp16 ? ", fp16 products" : "");
-        if (only && !strstr(row, only))
+        if (only && !names_any(row, only))
             continue;
         printf("%-46s", row);
         for (int b = 0; b < n_be; b++) {
