@@ -113,12 +113,47 @@ static void col2im_add(const conv_geom *g, const float *col, int cin, int64_t t0
 
 static int is_depthwise(const conv_geom *g) { return g->G == g->Cin && g->G == g->Cout; }
 
-/* Depthwise kernels: one (batch, channel) row per work item. */
+/* Depthwise kernels: one (batch, channel) row per work item.  Forward and
+ * input gradient loop over the taps outside and over time inside (within
+ * blocks of DW_BLOCK steps that stay in L1), so the inner loop is one
+ * multiply-add per step that the compiler vectorises; every output still
+ * adds its terms in the order of the plain loop (taps in increasing order
+ * for the forward, output steps in increasing order for the gradient). */
 typedef struct {
     const conv_geom *g;
     const float *x, *w, *bias, *dy;
     float *y;
 } dw_job;
+
+#define DW_BLOCK 2048
+
+/* y[t] += w * x[t] for t < n: four steps a vector (the default build
+ * targets baseline x86-64, where GCC's -O2 does not vectorise this loop
+ * itself), the same sums as the scalar loop. */
+static void dw_axpy(float *y, const float *x, float w, int64_t n)
+{
+    int64_t t = 0;
+#if defined(__GNUC__)
+    v4f wv = {w, w, w, w};
+    for (; t + 4 <= n; t += 4) {
+        v4f v = v4_load(y + t) + wv * v4_load(x + t);
+        memcpy(y + t, &v, sizeof v);
+    }
+#endif
+    for (; t < n; t++)
+        y[t] += w * x[t];
+}
+
+/* The output steps t in [lo, hi) of tap k that read an input sample in
+ * [0, Tin): 0 <= t * stride - pad_l + k * dil < Tin. */
+static void dw_tap_range(const conv_geom *g, int k, int64_t lo, int64_t hi, int64_t *t0, int64_t *t1)
+{
+    int64_t off = (int64_t)k * g->dil - g->pad_l, s = g->stride;
+    int64_t first = off >= 0 ? 0 : (-off + s - 1) / s;          /* t * s + off >= 0 */
+    int64_t end = g->Tin - off <= 0 ? 0 : (g->Tin - off + s - 1) / s; /* t * s + off < Tin */
+    *t0 = first > lo ? first : lo;
+    *t1 = end < hi ? end : hi;
+}
 
 static void dw_forward_range(void *p, long lo, long hi)
 {
@@ -129,15 +164,21 @@ static void dw_forward_range(void *p, long lo, long hi)
         const float *x = j->x + r * g->Tin, *w = j->w + (int64_t)c * g->K;
         float *y = j->y + r * g->Tout;
         float b = j->bias ? j->bias[c] : 0.0f;
-        for (int64_t t = 0; t < g->Tout; t++) {
-            float s = b;
-            int64_t base = t * g->stride - g->pad_l;
+        for (int64_t blk = 0; blk < g->Tout; blk += DW_BLOCK) {
+            int64_t blk_end = blk + DW_BLOCK < g->Tout ? blk + DW_BLOCK : g->Tout;
+            for (int64_t t = blk; t < blk_end; t++)
+                y[t] = b;
             for (int k = 0; k < g->K; k++) {
-                int64_t ti = base + (int64_t)k * g->dil;
-                if (ti >= 0 && ti < g->Tin)
-                    s += w[k] * x[ti];
+                int64_t t0, t1;
+                dw_tap_range(g, k, blk, blk_end, &t0, &t1);
+                const float *xk = x + (int64_t)k * g->dil - g->pad_l;
+                float wk = w[k];
+                if (g->stride == 1)
+                    dw_axpy(y + t0, xk + t0, wk, t1 - t0);
+                else
+                    for (int64_t t = t0; t < t1; t++)
+                        y[t] += wk * xk[t * g->stride];
             }
-            y[t] = s;
         }
     }
 }
@@ -153,12 +194,20 @@ static void dw_bwd_input_range(void *p, long lo, long hi)
         float b = j->bias ? j->bias[c] : 0.0f;
         for (int64_t i = 0; i < g->Tin; i++)
             dx[i] = b;
-        for (int64_t t = 0; t < g->Tout; t++) {
-            int64_t base = t * g->stride - g->pad_l;
-            for (int k = 0; k < g->K; k++) {
-                int64_t ti = base + (int64_t)k * g->dil;
-                if (ti >= 0 && ti < g->Tin)
-                    dx[ti] += w[k] * dy[t];
+        /* an input sample's terms come from output steps t = (i + pad_l -
+         * k dil) / stride: taps in decreasing order give increasing t */
+        for (int64_t blk = 0; blk < g->Tout; blk += DW_BLOCK) {
+            int64_t blk_end = blk + DW_BLOCK < g->Tout ? blk + DW_BLOCK : g->Tout;
+            for (int k = g->K - 1; k >= 0; k--) {
+                int64_t t0, t1;
+                dw_tap_range(g, k, blk, blk_end, &t0, &t1);
+                float *dxk = dx + (int64_t)k * g->dil - g->pad_l;
+                float wk = w[k];
+                if (g->stride == 1)
+                    dw_axpy(dxk + t0, dy + t0, wk, t1 - t0);
+                else
+                    for (int64_t t = t0; t < t1; t++)
+                        dxk[t * g->stride] += wk * dy[t];
             }
         }
     }
