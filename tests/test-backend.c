@@ -208,6 +208,16 @@ static jc_tensor *b_ops(jc_graph *g, jc_tensor **in, int w)
     case 71: return jc_softmax(g, in[0], 0, NULL);
     case 72: return jc_softmax(g, in[0], -1, NULL);
     case 73: return jc_softmax(g, in[0], -1, jc_fsq_index(g, in[1], jc_scalar_constant(g, 2)));
+    /* depthwise (groups = channels): the GPU backends' direct kernels */
+    case 61: return jc_conv1d(g, in[0], in[1], in[2], (jc_conv_params){2, 5, 4, 2, 13});
+    case 62: return jc_conv_transpose1d(g, in[0], in[1], in[2], (jc_conv_params){3, 2, 2, 2, 11}, 1);
+    case 63: return jc_conv1d(g, in[0], in[1], in[2], (jc_conv_params){1, 4, 4, 1, 5});
+    case 64: return jc_conv1d(g, in[0], in[1], in[2], (jc_conv_params){1, 1994, 1994, 997, 3});
+    case 65: return jc_conv1d(g, in[0], in[1], in[2], (jc_conv_params){1, 4100, 4100, 1, 3});
+    case 66: return jc_conv1d(g, in[0], in[1], in[2], (jc_conv_params){1, 15, 15, 1, 257});
+    case 67: return jc_conv1d(g, in[0], in[1], in[2], (jc_conv_params){1, 15, 15, 1, 67});
+    case 68: return jc_conv1d(g, in[0], in[1], in[2], (jc_conv_params){2, 6, 5, 2, 7});
+    case 69: return jc_conv1d(g, in[0], in[1], in[2], (jc_conv_params){2, 2, 2, 1, 3});
     default: /* past the binding limit: 2 x 17.25 M floats = 138 MB per tensor */
         return jc_sum(g, jc_mul(g, in[0], in[1]), 1);
     }
@@ -284,6 +294,26 @@ static const op_case cases[] = {
     {"softmax long first axis [100, 3, 5]", 71, 1, {3}, {S3(100, 3, 5)}, -3, 3, 0},
     {"softmax long last axis [2, 1500]", 72, 1, {2}, {S3(2, 1500, 0)}, -3, 3, 0},
     {"softmax masked [2, 3, 70], mask [2, 1, 70]", 73, 2, {3, 3}, {S3(2, 3, 70), S3(2, 1, 70)}, -3, 3, 0},
+    /* depthwise with stride, dilation and bias on odd channel counts (the
+     * GPU backends' direct kernels) */
+    {"conv1d depthwise 13 ch stride2 dil2 k7", 61, 3, {3, 3, 1}, {S3(3, 13, 301), S3(13, 1, 7), S3(13, 0, 0)}, -1, 1,
+     0},
+    {"conv_transpose1d depthwise 11 ch stride3 dil2 k6", 62, 3, {3, 3, 1},
+     {S3(2, 11, 397), S3(11, 1, 6), S3(11, 0, 0)}, -1, 1, 0},
+    /* the weight gradient split over time; taps that reach past the shared
+     * memory (dilation 997) or past lavapipe's loop limit (K 8200) in passes */
+    {"conv1d depthwise long signal 5 ch k9", 63, 3, {3, 3, 1}, {S3(2, 5, 30001), S3(5, 1, 9), S3(5, 0, 0)}, -1, 1, 0},
+    {"conv1d depthwise dil997 k5", 64, 3, {3, 3, 1}, {S3(1, 3, 9001), S3(3, 1, 5), S3(3, 0, 0)}, -1, 1, 0},
+    {"conv1d depthwise k8200", 65, 3, {3, 3, 1}, {S3(2, 3, 4000), S3(3, 1, 8200), S3(3, 0, 0)}, -1, 1, 0},
+    /* rows of many workgroups (several outputs per invocation), and many
+     * rows of a few frames (the Conformer's) */
+    {"conv1d depthwise 257 ch k31 T 4001", 66, 3, {3, 3, 1}, {S3(1, 257, 4001), S3(257, 1, 31), S3(257, 0, 0)}, -1, 1,
+     0},
+    {"conv1d depthwise 67 ch k31 T 40", 67, 3, {3, 3, 1}, {S3(16, 67, 40), S3(67, 1, 31), S3(67, 0, 0)}, -1, 1, 0},
+    /* input gradients at stride > 1 on rows long enough to go by phase */
+    {"conv1d depthwise 7 ch stride2 dil2 k5 T 3001", 68, 3, {3, 3, 1}, {S3(2, 7, 3001), S3(7, 1, 5), S3(7, 0, 0)}, -1,
+     1, 0},
+    {"conv1d depthwise 3 ch stride2 k4 T 6000", 69, 3, {3, 3, 1}, {S3(2, 3, 6000), S3(3, 1, 4), S3(3, 0, 0)}, -1, 1, 0},
     {"mul+sum past the 128 MiB binding limit", 54, 2, {2, 2}, {S3(2, 17250000, 0), S3(2, 17250000, 0)}, -1, 1, 0},
 };
 

@@ -109,6 +109,7 @@ static const jc_backend_iface vk_iface = {
  * JC_VULKAN_VALIDATE=1 (validation layer), JC_VULKAN_NO_SUBGROUPS=1, JC_VULKAN_FP16=0|1
  * (fp16 products in inference graphs' GEMMs: off / on; default off),
  * JC_VULKAN_GEMM=tiled[,tk] (shared-memory GEMM), JC_VULKAN_GEMM_TILE=...,
+ * JC_VULKAN_NO_DIRECT_DW=1 (depthwise convolutions as GEMMs), JC_VULKAN_DW=gpu|cpu,
  * JC_VULKAN_NO_PIPELINE_CACHE=1, JC_VULKAN_STAGING=1 (force staging copies). */
 jc_backend *jc_vulkan_backend_new(const char *options, jc_error *err)
 {

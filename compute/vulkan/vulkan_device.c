@@ -295,6 +295,16 @@ jc_status jc_vk_open_device(jc_vk_ctx *c, int index, jc_error *err)
                        (sg.supportedOperations & VK_SUBGROUP_FEATURE_BASIC_BIT) && sg.subgroupSize >= 4 &&
                        !(nosg && atoi(nosg) > 0);
     c->gemm_tiled_tk = gemm_tiled_from_env();
+    /* JC_VULKAN_NO_DIRECT_DW=1: depthwise convolutions as implicit GEMMs,
+     * like every other one (for comparison, and a way around a driver
+     * that miscompiles the direct kernels) */
+    const char *nodw = getenv("JC_VULKAN_NO_DIRECT_DW");
+    c->direct_dw = !(nodw && atoi(nodw) > 0);
+    /* JC_VULKAN_DW=gpu|cpu: their plan for GPUs or for CPU drivers
+     * whatever the device, so lavapipe can test the GPUs' (tests/
+     * test-vulkan-dw-gpu.sh) */
+    const char *dwp = getenv("JC_VULKAN_DW");
+    c->dw_gpu = dwp && !strcmp(dwp, "gpu") ? 1 : dwp && !strcmp(dwp, "cpu") ? 0 : !c->info.is_cpu_driver;
 
     uint32_t nq = 0;
     f->vkGetPhysicalDeviceQueueFamilyProperties(c->phys, &nq, NULL);

@@ -120,6 +120,8 @@ typedef struct {
     int direct_map;       /* tensors' memory is host visible: no staging */
     int use_subgroups;
     uint32_t gemm_tiled_tk; /* JC_VULKAN_GEMM=tiled[,tk]: slice depth; 0 = register kernel */
+    int direct_dw;          /* depthwise convolutions by shaders/conv_depthwise.comp (JC_VULKAN_NO_DIRECT_DW) */
+    int dw_gpu;             /* their GPU plan (staged, many workgroups); JC_VULKAN_DW=gpu|cpu overrides */
     uint32_t max_groups[3];
     VkDeviceSize max_alloc; /* maxMemoryAllocationSize */
 
@@ -191,6 +193,7 @@ enum {
     JC_VK_SH_GATHER,
     JC_VK_SH_AXIS,
     JC_VK_SH_FRAMES,
+    JC_VK_SH_CONV_DW,
     JC_VK_SH_DROPOUT,
     JC_VK_SH_OPTIM,
     JC_VK_SH_SOFTMAX,

@@ -76,7 +76,14 @@ typedef struct {
     uint32_t dil, Tin, Tout, G, has_bias, r_begin, r_end, accumulate, t_split, phases;
 } gemm_pc;
 
+typedef struct {
+    uint64_t x, w, bias, y;
+    uint32_t C, Tin, Tout, K, stride, pad, dil, has_bias, accumulate, k_begin, k_end, period, tile, tiles, taps,
+        units, row_units, groups;
+} dw_pc;
+
 _Static_assert(sizeof(gemm_pc) <= JC_VK_PUSH_MAX, "push constants");
+_Static_assert(sizeof(dw_pc) <= JC_VK_PUSH_MAX, "push constants");
 _Static_assert(sizeof(binary_pc) <= JC_VK_PUSH_MAX, "push constants");
 _Static_assert(sizeof(optim_pc) <= JC_VK_PUSH_MAX, "push constants");
 
@@ -226,8 +233,202 @@ static void conv_geom(gemm_pc *pc, const jc_tensor *x, const jc_tensor *y, int64
     pc->G = (uint32_t)t->ip[4];
 }
 
+static jc_status reduce_axis(jc_vk_ctx *c, const jc_tensor *x, const jc_tensor *y, int64_t outer, int64_t n,
+                             int64_t inner, int is_max, jc_error *err);
+
+/* ------------------------------------------------ depthwise convolutions */
+
+/* Convolutions with one channel per group (Cin = Cout = groups) run as
+ * direct loops over the taps (shaders/conv_depthwise.comp): as implicit
+ * GEMMs they are products with one row per group, which leaves nearly all
+ * of a GEMM tile idle (1.7 GFLOP/s on lavapipe, 2-4 % of an H200's peak).
+ * The sizes below are in invocations and floats. */
+#define DW_LOCAL 256
+#define DW_SHARED 4096u /* 16 KiB of shared memory: every Vulkan device has it */
+
+static uint32_t div_up(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
+
+/* Whether t, a convolution or one of its gradients, is depthwise and goes
+ * to the direct kernels.  They are fp32 only: the fp16-product GEMM is for
+ * large products, not these. */
+static int dw_direct(const jc_vk_ctx *c, const jc_tensor *t)
+{
+    const jc_tensor *x, *y; /* the forward convolution's input and output */
+    switch (t->op) {
+    case JC_OP_CONV1D: x = t->src[0], y = t; break;
+    case JC_OP_CONV1D_BWD_INPUT: x = t, y = t->src[0]; break;
+    case JC_OP_CONV1D_BWD_WEIGHT: x = t->src[0], y = t->src[1]; break;
+    default: return 0;
+    }
+    return c->direct_dw && t->ip[4] == x->shape[1] && t->ip[4] == y->shape[1];
+}
+
+/* Workgroups that keep the device busy: GPUs want several per compute
+ * unit (an H200 holds ~1000 of 256 invocations at once); lavapipe runs one
+ * per thread, and more only add overhead (as jc_conv_weight_split). */
+static uint64_t dw_target(const jc_vk_ctx *c) { return c->dw_gpu ? 1024 : 16; }
+
+/* Staging through shared memory pays on GPUs, where it turns K global
+ * loads per output into one; on lavapipe a shared load costs what a global
+ * one does and the barriers come on top (the bench's k31 row: 60-80 ms
+ * staged, 24 ms plain). */
+static int dw_staged(const jc_vk_ctx *c) { return c->dw_gpu; }
+
+static void dw_geom(dw_pc *pc, const jc_tensor *x, const jc_tensor *y, int64_t K, const jc_tensor *t)
+{
+    pc->C = u32(x->shape[1]);
+    pc->Tin = u32(x->shape[2]);
+    pc->Tout = u32(y->shape[2]);
+    pc->K = u32(K);
+    pc->stride = (uint32_t)t->ip[0];
+    pc->pad = (uint32_t)t->ip[1];
+    pc->dil = (uint32_t)t->ip[3];
+}
+
+/* Forward (mode 0) and input gradient (mode 1): a workgroup per DW_LOCAL *
+ * per outputs of a row, in passes over the taps where the source span of
+ * all of them does not fit the shared memory (large K * dilation) or an
+ * invocation would loop past lavapipe's limit (MAX_LOOP above). */
+static jc_status rec_dw(jc_vk_ctx *c, jc_tensor *t, uint32_t mode, jc_error *err)
+{
+    const jc_tensor *src = t->src[0], *w = t->src[1], *bias = t->src[2];
+    dw_pc pc = {.x = jc_vk_addr(src), .w = jc_vk_addr(w), .y = jc_vk_addr(t)};
+    dw_geom(&pc, mode == 0 ? src : t, mode == 0 ? t : src, w->shape[2], t);
+    if (bias) {
+        pc.bias = jc_vk_addr(bias);
+        pc.has_bias = 1;
+    }
+    /* taps k with k*dil = o + pad (mod stride) reach output o: they repeat
+     * every stride / gcd(stride, dil) taps */
+    uint32_t a = pc.stride, b = pc.dil;
+    while (b) {
+        uint32_t r = a % b;
+        a = b;
+        b = r;
+    }
+    pc.period = pc.stride / a;
+    uint64_t rows = (uint64_t)t->shape[0] * pc.C, n_dst = mode == 0 ? pc.Tout : pc.Tin;
+    /* the input gradient's outputs go by phase (see row_tile in the
+     * shader): `stride` sequences of n_seq outputs per row */
+    uint32_t ostep = mode == 0 ? 1 : pc.stride, n_seq = div_up(n_dst, ostep);
+    /* sequences shorter than a workgroup: the rows laid end to end,
+     * without staging (a tile per row would leave most invocations idle) */
+    int short_rows = n_seq < DW_LOCAL, staged = dw_staged(c) && !short_rows;
+    if (staged && mode == 0 && (DW_LOCAL - 1) * pc.stride + 1 > DW_SHARED)
+        staged = 0; /* strides past 16: the outputs' own span does not fit */
+    uint32_t window = !c->dw_gpu && !short_rows && pc.dil == 1 && (mode == 1 || pc.stride == 1);
+    /* outputs per invocation: each weight load serves all of them (with
+     * the window each source load too; lavapipe measured fastest at 16
+     * with it, 8 without), halved while that leaves too few workgroups or
+     * tiles over twice as long as the sequences; staged, their span must
+     * fit */
+    uint32_t per = window ? 16 : c->dw_gpu ? 4 : 8;
+    for (;;) {
+        uint64_t groups = short_rows ? div_up(rows * n_dst, DW_LOCAL * per)
+                                     : rows * ostep * div_up(n_seq, DW_LOCAL * per);
+        int fits = !staged || mode == 1 || (DW_LOCAL * per - 1) * pc.stride + 1 <= DW_SHARED;
+        if (per == 1 || (fits && groups >= dw_target(c) && (short_rows || DW_LOCAL * per / 2 < n_seq)))
+            break;
+        per /= 2;
+    }
+    uint32_t tile = DW_LOCAL * per, taps = pc.K;
+    /* per invocation: the staging loads, then per outputs times a search
+     * over `period` taps and the taps themselves */
+    int64_t loop = (int64_t)(MAX_LOOP / per) - pc.period - DW_SHARED / DW_LOCAL - 2;
+    if (taps > loop)
+        taps = loop > 1 ? (uint32_t)loop : 1;
+    if (staged) { /* the pass's span fits the shared memory */
+        uint32_t fit = mode == 0 ? (DW_SHARED - 1 - (tile - 1) * pc.stride) / pc.dil + 1
+                                 : (DW_SHARED - tile) * pc.stride / pc.dil + 1;
+        if (taps > fit)
+            taps = fit;
+    }
+    pc.units = u32((int64_t)(rows * n_dst));
+    pc.tiles = short_rows ? 0 : ostep * div_up(n_seq, tile);
+    uint64_t groups = short_rows ? div_up(rows * n_dst, tile) : rows * pc.tiles;
+    pc.groups = u32((int64_t)groups);
+    uint32_t spec[6] = {DW_LOCAL, mode, per, (uint32_t)staged, staged ? DW_SHARED : DW_LOCAL, window};
+    jc_vk_access acc[4] = {{src, 0}, {w, 0}, {t, 1}, {bias ? bias : w, 0}};
+    jc_status s = JC_OK;
+    pc.k_begin = 0;
+    do {
+        pc.k_end = pc.K - pc.k_begin > taps ? pc.k_begin + taps : pc.K;
+        pc.accumulate = pc.k_begin > 0;
+        s = jc_vk_dispatch_1d(c, JC_VK_SH_CONV_DW, spec, 6, &pc, sizeof pc, groups * DW_LOCAL, DW_LOCAL, acc, 4,
+                              err);
+        pc.k_begin = pc.k_end;
+    } while (s == JC_OK && pc.k_begin < pc.K);
+    return s;
+}
+
+/* The weight gradient's plan (MODE 2 in shaders/conv_depthwise.comp): taps
+ * per workgroup, steps per stage, stages per split; returns the splits
+ * (partial sums in scratch when more than 1).  Deterministic in t, so
+ * jc_vk_node_scratch sizes the scratch the recording uses. */
+static uint32_t dw_weight_plan(const jc_vk_ctx *c, const jc_tensor *t, dw_pc *pc, uint32_t *spec)
+{
+    const jc_tensor *x = t->src[0], *dy = t->src[1];
+    dw_geom(pc, x, dy, t->shape[2], t);
+    int staged = dw_staged(c);
+    /* up to a workgroup of taps, whose x span for one step takes at most
+     * half the shared memory */
+    uint32_t taps = pc->K < DW_LOCAL ? pc->K : DW_LOCAL;
+    if (staged && (taps - 1) * pc->dil + 1 > DW_SHARED / 2)
+        taps = (DW_SHARED / 2 - 1) / pc->dil + 1;
+    uint32_t blocks = div_up(pc->K, taps), phases = DW_LOCAL / taps;
+    /* stages of 1024 steps, less where dy's and x's spans would not fit
+     * together, or where shorter stages are needed for enough workgroups */
+    uint32_t tile = 4 * DW_LOCAL;
+    if (staged && tile * (pc->stride + 1) > DW_SHARED + pc->stride - 1 - (taps - 1) * pc->dil)
+        tile = (DW_SHARED + pc->stride - 1 - (taps - 1) * pc->dil) / (pc->stride + 1);
+    uint64_t B = (uint64_t)x->shape[0], rowsets = (uint64_t)pc->C * blocks;
+    while (tile > DW_LOCAL && rowsets * B * div_up(pc->Tout, tile) < dw_target(c))
+        tile /= 2;
+    pc->tile = tile;
+    pc->row_units = div_up(pc->Tout, tile);
+    pc->units = u32((int64_t)(B * pc->row_units));
+    /* lavapipe's limit: per stage an invocation loops over its steps and
+     * the staging loads; at the end over the phases */
+    uint32_t span = (tile - 1) * pc->stride + (taps - 1) * pc->dil + 1;
+    uint32_t per_unit = div_up(tile, phases) + (staged ? div_up(tile, DW_LOCAL) + div_up(span, DW_LOCAL) : 0) + 2;
+    uint32_t max_units = (MAX_LOOP - DW_LOCAL) / per_unit;
+    uint64_t splits = (dw_target(c) + rowsets - 1) / rowsets;
+    if (splits < div_up(pc->units, max_units))
+        splits = div_up(pc->units, max_units);
+    if (splits > pc->units)
+        splits = pc->units;
+    pc->tiles = div_up(pc->units, splits); /* stages per split */
+    splits = div_up(pc->units, pc->tiles);
+    pc->taps = taps;
+    pc->groups = u32((int64_t)(splits * rowsets));
+    spec[0] = DW_LOCAL;
+    spec[1] = 2;
+    spec[2] = 1;
+    spec[3] = (uint32_t)staged;
+    spec[4] = staged ? DW_SHARED : DW_LOCAL;
+    return (uint32_t)splits;
+}
+
+static jc_status rec_dw_weight(jc_vk_ctx *c, jc_tensor *t, jc_error *err)
+{
+    const jc_tensor *x = t->src[0], *dy = t->src[1];
+    dw_pc pc = {.x = jc_vk_addr(x), .w = jc_vk_addr(dy), .y = jc_vk_addr(t)};
+    uint32_t spec[5];
+    uint32_t splits = dw_weight_plan(c, t, &pc, spec);
+    const jc_tensor *out = splits > 1 ? &c->scratch_t : t;
+    pc.y = jc_vk_addr(out);
+    jc_vk_access acc[3] = {{x, 0}, {dy, 0}, {out, 1}};
+    jc_status s = jc_vk_dispatch_1d(c, JC_VK_SH_CONV_DW, spec, 5, &pc, sizeof pc, (uint64_t)pc.groups * DW_LOCAL,
+                                    DW_LOCAL, acc, 3, err);
+    if (s || splits == 1)
+        return s;
+    return reduce_axis(c, &c->scratch_t, t, 1, splits, jc_tensor_nelem(t), 0, err);
+}
+
 static jc_status rec_conv(jc_vk_ctx *c, jc_tensor *t, jc_error *err)
 {
+    if (dw_direct(c, t))
+        return rec_dw(c, t, 0, err);
     const jc_tensor *x = t->src[0], *w = t->src[1], *bias = t->src[2];
     gemm_pc pc = {.a = jc_vk_addr(w), .b = jc_vk_addr(x), .y = jc_vk_addr(t)};
     conv_geom(&pc, x, t, w->shape[2], t);
@@ -244,6 +445,8 @@ static jc_status rec_conv(jc_vk_ctx *c, jc_tensor *t, jc_error *err)
 
 static jc_status rec_conv_bwd_input(jc_vk_ctx *c, jc_tensor *t, jc_error *err)
 {
+    if (dw_direct(c, t))
+        return rec_dw(c, t, 1, err);
     const jc_tensor *dy = t->src[0], *w = t->src[1], *bias = t->src[2];
     gemm_pc pc = {.a = jc_vk_addr(w), .b = jc_vk_addr(dy), .y = jc_vk_addr(t)};
     conv_geom(&pc, t, dy, w->shape[2], t);
@@ -264,9 +467,6 @@ static jc_status rec_conv_bwd_input(jc_vk_ctx *c, jc_tensor *t, jc_error *err)
     return run_gemm(c, &pc, 2, u32((int64_t)items) * pc.phases, acc, 4, err);
 }
 
-static jc_status reduce_axis(jc_vk_ctx *c, const jc_tensor *x, const jc_tensor *y, int64_t outer, int64_t n,
-                             int64_t inner, int is_max, jc_error *err);
-
 /* Time steps per split of t's weight gradient, 0 for none (see
  * jc_conv_weight_split); *splits gets their number. */
 static int64_t weight_split(const jc_vk_ctx *c, const jc_tensor *t, int64_t *splits)
@@ -285,6 +485,11 @@ static int64_t weight_split(const jc_vk_ctx *c, const jc_tensor *t, int64_t *spl
 
 size_t jc_vk_node_scratch(const jc_vk_ctx *c, const jc_tensor *t)
 {
+    if (t->op == JC_OP_CONV1D_BWD_WEIGHT && dw_direct(c, t)) {
+        dw_pc pc;
+        uint32_t spec[5], splits = dw_weight_plan(c, t, &pc, spec);
+        return splits > 1 ? (size_t)splits * jc_tensor_bytes(t) : 0;
+    }
     int64_t splits;
     if (t->op != JC_OP_CONV1D_BWD_WEIGHT || !weight_split(c, t, &splits))
         return 0;
@@ -293,6 +498,8 @@ size_t jc_vk_node_scratch(const jc_vk_ctx *c, const jc_tensor *t)
 
 static jc_status rec_conv_bwd_weight(jc_vk_ctx *c, jc_tensor *t, jc_error *err)
 {
+    if (dw_direct(c, t))
+        return rec_dw_weight(c, t, err);
     const jc_tensor *x = t->src[0], *dy = t->src[1];
     gemm_pc pc = {.a = jc_vk_addr(dy), .b = jc_vk_addr(x), .y = jc_vk_addr(t)};
     conv_geom(&pc, x, dy, t->shape[2], t);
