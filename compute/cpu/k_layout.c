@@ -94,6 +94,33 @@ static void gather_range(void *p, long lo, long hi)
     }
 }
 
+/* A transpose of the last two axes (the input contiguous along output
+ * axis 2, strided along axis 3): row by row, every output element would
+ * come from another cache line.  Instead a work item takes TRANSPOSE_TILE
+ * rows and walks them in TRANSPOSE_TILE-column tiles, so the lines read
+ * for one column serve the tile's next columns too. */
+#define TRANSPOSE_TILE 32
+
+static void transpose_range(void *p, long lo, long hi)
+{
+    gather_job *j = p;
+    int64_t n2 = j->shape[2], n3 = j->shape[3], s3 = j->strides[3];
+    long blocks = (long)((n2 + TRANSPOSE_TILE - 1) / TRANSPOSE_TILE);
+    for (long w = lo; w < hi; w++) {
+        int64_t r = w / blocks, i2_0 = (w % blocks) * TRANSPOSE_TILE;
+        int64_t i1 = r % j->shape[1], i0 = r / j->shape[1];
+        int64_t rows = n2 - i2_0 < TRANSPOSE_TILE ? n2 - i2_0 : TRANSPOSE_TILE;
+        const float *x = j->x + i0 * j->strides[0] + i1 * j->strides[1] + i2_0;
+        float *y = j->y + (r * n2 + i2_0) * n3;
+        for (int64_t k0 = 0; k0 < n3; k0 += TRANSPOSE_TILE) {
+            int64_t k1 = k0 + TRANSPOSE_TILE < n3 ? k0 + TRANSPOSE_TILE : n3;
+            for (int64_t i = 0; i < rows; i++)
+                for (int64_t k = k0; k < k1; k++)
+                    y[i * n3 + k] = x[i + k * s3];
+        }
+    }
+}
+
 static void run_gather(jc_cpu_ctx *c, jc_tensor *t, const int64_t *strides_nd)
 {
     gather_job j = {jc_cpu_data(t->src[0]), jc_cpu_data(t), {1, 1, 1, 1}, {0, 0, 0, 0}};
@@ -101,6 +128,12 @@ static void run_gather(jc_cpu_ctx *c, jc_tensor *t, const int64_t *strides_nd)
     for (int i = 0; i < t->ndim; i++) {
         j.shape[off + i] = t->shape[i];
         j.strides[off + i] = strides_nd[i];
+    }
+    if (j.strides[2] == 1 && j.strides[3] > 1 && j.shape[2] > 1) {
+        long blocks = (long)((j.shape[2] + TRANSPOSE_TILE - 1) / TRANSPOSE_TILE);
+        jc_cpu_parallel(c, (long)(j.shape[0] * j.shape[1]) * blocks, (double)(TRANSPOSE_TILE * j.shape[3]),
+                        transpose_range, &j);
+        return;
     }
     jc_cpu_parallel(c, (long)(j.shape[0] * j.shape[1] * j.shape[2]), (double)j.shape[3], gather_range, &j);
 }
