@@ -98,6 +98,10 @@ for v in "registers 16,16,4,4" "registers 16,16,4,8" "tiled 16,16,4,4" "tiled 16
         --only matmul,conv
 done
 grep -E '^## .*tile|^matmul|^conv' "$out/bench.txt" | tail -40
+# the depthwise convolution's direct kernels against the implicit GEMM
+step 60 bench.txt "bench ops --backend vulkan --quick --only depthwise, JC_VULKAN_NO_DIRECT_DW=1" \
+    env JC_VULKAN_NO_DIRECT_DW=1 "$bin/jepatok" bench ops --backend vulkan --quick --only depthwise
+grep '^depthwise' "$out/bench.txt"
 for args in "--batch 4" "--batch 16"; do
     # shellcheck disable=SC2086 # a list of words
     step 75 train.txt "bench stage2 --backend vulkan $args, JC_VULKAN_GEMM=tiled" env JC_VULKAN_GEMM=tiled \
