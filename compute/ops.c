@@ -304,15 +304,23 @@ jc_tensor *jc_unary_grad(jc_graph *g, const jc_tensor *fwd, jc_tensor *dy)
 
 /* ------------------------------------------------------------- reductions */
 
-static jc_tensor *reduce(jc_graph *g, jc_op op, jc_tensor *a, int axis)
+/* a's axis `axis` (negative: from the end) for an operation along one axis;
+ * -1, the graph failed, when a is missing or the axis out of range. */
+static int op_axis(jc_graph *g, jc_tensor *a, int axis, const char *what)
 {
     if (!ARGS_OK(g, a))
-        return NULL;
+        return -1;
     int ax = jc_norm_axis(a->ndim, axis);
-    if (ax < 0) {
-        jc_graph_fail(g, JC_ERR_INVALID, "reduction axis %d out of range for %s", axis, a->name);
+    if (ax < 0)
+        jc_graph_fail(g, JC_ERR_INVALID, "%s axis %d out of range for %s", what, axis, a->name);
+    return ax;
+}
+
+static jc_tensor *reduce(jc_graph *g, jc_op op, jc_tensor *a, int axis)
+{
+    int ax = op_axis(g, a, axis, "reduction");
+    if (ax < 0)
         return NULL;
-    }
     int64_t shape[JC_MAX_DIMS];
     memcpy(shape, a->shape, sizeof shape);
     shape[ax] = 1;
@@ -341,13 +349,9 @@ jc_tensor *jc_max(jc_graph *g, jc_tensor *a, int axis)
  * from a cache and write it once. */
 jc_tensor *jc_softmax_fused(jc_graph *g, jc_tensor *a, int axis)
 {
-    if (!ARGS_OK(g, a))
+    int ax = op_axis(g, a, axis, "softmax");
+    if (ax < 0)
         return NULL;
-    int ax = jc_norm_axis(a->ndim, axis);
-    if (ax < 0) {
-        jc_graph_fail(g, JC_ERR_INVALID, "softmax axis %d out of range for %s", axis, a->name);
-        return NULL;
-    }
     jc_tensor *t = node1(g, JC_OP_SOFTMAX, a, a);
     if (t)
         t->ip[0] = ax;

@@ -198,12 +198,18 @@ static jc_tensor *record_op(jc_graph *g, int k, jc_tensor **in, bench_graph *b)
     }
 }
 
-/* Seconds one repetition of b needs at least on a device with peaks p: the
- * roofline, whichever of arithmetic and memory traffic takes longer. */
-static double bound_seconds(const bench_graph *b, const peaks *p)
+/* Whether arithmetic, not memory traffic, bounds b on a device with peaks
+ * p (the roofline; a backend without the FMA peak counts bytes only). */
+static int flops_bound(const bench_graph *b, const peaks *p)
 {
     double tf = b->flops / (p->fma_gflops * 1e9), tb = b->bytes / (p->bandwidth_gbs * 1e9);
-    return isfinite(tf) && tf > tb ? tf : tb;
+    return isfinite(tf) && tf > tb;
+}
+
+/* Seconds one repetition of b needs at least on that device. */
+static double bound_seconds(const bench_graph *b, const peaks *p)
+{
+    return flops_bound(b, p) ? b->flops / (p->fma_gflops * 1e9) : b->bytes / (p->bandwidth_gbs * 1e9);
 }
 
 /* Repetitions of a row per graph run: as many as take REPS_SECONDS at the
@@ -223,8 +229,7 @@ static int repetitions(const bench_graph *b, const peaks *p, const jc_tensor *y)
     return r >= 1 ? (int)r : 1;
 }
 
-/* Record row k on backend be, repeated as repetitions() says for peaks p
- * (once without p). */
+/* Record row k on backend be, repeated as repetitions() says for peaks p. */
 static jc_graph *make_op(jc_backend *be, int k, int fp16, const peaks *p, bench_graph *b, jc_error *err)
 {
     jc_graph *g = jc_graph_new(be);
@@ -232,7 +237,7 @@ static jc_graph *make_op(jc_backend *be, int k, int fp16, const peaks *p, bench_
     jc_tensor *in[2] = {0};
     *b = (bench_graph){0};
     jc_tensor *y = record_op(g, k, in, b);
-    b->reps = y && p ? repetitions(b, p, y) : 1;
+    b->reps = y ? repetitions(b, p, y) : 1;
     for (int r = 0; y && r < b->reps; r++) {
         if (r > 0)
             y = record_op(g, k, in, b);
@@ -272,9 +277,11 @@ int jt_bench_ops(int argc, char **argv)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: jepatok bench ops [--backend cpu|opencl|vulkan|all] [--quick] [--only LIST]\n"
                    "Measures each device's peak (FMA throughput, memory bandwidth, dispatch latency),\n"
-                   "then every kind of operation in GFLOP/s or GB/s and as a percentage of the peak\n"
-                   "that bounds it, on every chosen backend side by side.  GEMM rows also run with\n"
-                   "fp16 products where that path is on (`jepatok devices` says where).\n"
+                   "then every kind of operation in GFLOP/s or GB/s and as a percentage of the least\n"
+                   "time those peaks allow (arithmetic or memory traffic, whichever bounds it; each\n"
+                   "operation repeated in one graph run), on every chosen backend side by side.  GEMM\n"
+                   "rows also run with fp16 products where that path is on (`jepatok devices` says\n"
+                   "where).\n"
                    "  --quick      rounds of 0.05 s instead of 0.2 s\n"
                    "  --only LIST  only the rows whose name contains one of the comma-separated\n"
                    "               words of LIST (e.g. matmul,conv or softmax)\n");
@@ -339,14 +346,13 @@ int jt_bench_ops(int argc, char **argv)
             jc_device_info info;
             jc_backend_device_info(bes[b], &info);
             /* a backend without the fp16 path would only time fp32 again */
-            int skip = rows[k].fp16 && !info.fp16_gemm;
-            jc_graph *g = make_op(bes[b], rows[k].op, rows[k].fp16, skip ? NULL : &pk[b], &bg, &err);
-            double t = g && !skip ? time_graph(g, min_time, &err) / bg.reps : NAN;
-            jc_graph_free(g);
-            if (skip) {
+            if (rows[k].fp16 && !info.fp16_gemm) {
                 printf(" %21s", "no fp16 path");
                 continue;
             }
+            jc_graph *g = make_op(bes[b], rows[k].op, rows[k].fp16, &pk[b], &bg, &err);
+            double t = g ? time_graph(g, min_time, &err) / bg.reps : NAN;
+            jc_graph_free(g);
             if (!isfinite(t)) {
                 printf(" %21s", "unsupported");
                 continue;
@@ -354,7 +360,7 @@ int jt_bench_ops(int argc, char **argv)
             /* the rate in the unit of the bound: GFLOP/s where arithmetic
              * bounds the operation on this device, GB/s where memory does */
             double bound = bound_seconds(&bg, &pk[b]);
-            int by_flops = bg.flops > 0 && bound > bg.bytes / (pk[b].bandwidth_gbs * 1e9);
+            int by_flops = flops_bound(&bg, &pk[b]);
             char cell[32];
             snprintf(cell, sizeof cell, "%.1f %s %3.0f%%", (by_flops ? bg.flops : bg.bytes) / t * 1e-9,
                      by_flops ? "GF/s" : "GB/s", 100.0 * bound / t);
