@@ -186,6 +186,9 @@ static void node_backward(jc_graph *g, const char *flows, jc_tensor *t, jc_tenso
     case JC_OP_FRAMES: accumulate(g, flows, x, jc_frames_grad(g, dy, t->ip[0], t->ip[1], x->shape[1])); break;
     case JC_OP_FRAMES_GRAD: accumulate(g, flows, x, jc_frames_raw(g, dy, t->ip[0], t->ip[1])); break;
     case JC_OP_SOFTMAX: accumulate(g, flows, x, jc_softmax_grad(g, t, dy)); break;
+    /* linear maps, each the other's transpose */
+    case JC_OP_RDFT: accumulate(g, flows, x, jc_rdft_node(g, 1, dy, t->src[1])); break;
+    case JC_OP_RDFT_ADJOINT: accumulate(g, flows, x, jc_rdft_node(g, 0, dy, t->src[1])); break;
     default:
         jc_graph_fail(g, JC_ERR_UNSUPPORTED, "no gradient rule for operation %d (%s)", (int)t->op, t->name);
         break;

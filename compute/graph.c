@@ -279,8 +279,8 @@ jc_status jc_graph_build(jc_graph *g, jc_error *err)
             continue;
         if (t->op != JC_OP_LEAF && t->op != JC_OP_VIEW && !g->be->iface->supports_op(g->be, t)) {
             free(needed);
-            return jc_error_set(err, JC_ERR_UNSUPPORTED, "backend %s does not support operation %d (%s)",
-                                g->be->name, (int)t->op, t->name);
+            return jc_error_set(err, JC_ERR_UNSUPPORTED, "backend %s does not support operation %s on %s",
+                                g->be->name, jc_op_name(t->op), t->name);
         }
         g->exec[g->n_exec++] = t;
     }

@@ -273,8 +273,19 @@ jc_tensor *jc_avg_pool1d(jc_graph *g, jc_tensor *a, int kernel, int stride, int 
 /* STFT framing: x [B, T] -> [B, F, n_fft] with frame f = x[f*hop : f*hop+n_fft]
  * (F = 1 + (T - n_fft) / hop), each multiplied by window [n_fft] (may be NULL). */
 jc_tensor *jc_frames(jc_graph *g, jc_tensor *x, int n_fft, int hop, jc_tensor *window);
+/* Real DFT along the last axis, whose length N is a power of two:
+ * x [..., N] -> [..., 2 (N/2 + 1)], the N/2 + 1 real parts then the
+ * imaginary parts of X[k] = sum_n x[n] exp(-2 pi i k n / N), k = 0..N/2.
+ * Computed by FFT; the GPU backends take N up to 4096.  jc_rdft_adjoint
+ * is its transpose (the gradient's map):
+ * y [..., 2 (N/2 + 1)] -> x [..., N] with
+ * x[n] = sum_k re[k] cos(2 pi k n / N) - im[k] sin(2 pi k n / N). */
+jc_tensor *jc_rdft(jc_graph *g, jc_tensor *x);
+jc_tensor *jc_rdft_adjoint(jc_graph *g, jc_tensor *y);
 /* Magnitude STFT |S| [B, F, n_fft/2+1] of x [B, T]: reflect padding of n_fft/2
- * (centre=True), periodic Hann window, DFT by matrix product. */
+ * (centre=True), periodic Hann window; the DFT by jc_rdft when n_fft is a
+ * power of two up to 4096 (what the GPU backends transform), else by
+ * matrix product. */
 jc_tensor *jc_stft_magnitude(jc_graph *g, jc_tensor *x, int n_fft, int hop);
 
 /* Losses -> [1]: mean over elements where mask (broadcastable to a, 1/0) is

@@ -44,8 +44,15 @@ typedef enum {
     JC_OP_FMA_PEAK,         /* benchmark only: 8 chains of ip[0] FMAs per element (bench ops) */
     JC_OP_SOFTMAX,          /* ip[0] axis: exp(x - max) / sum, fused */
     JC_OP_SOFTMAX_GRAD,     /* src: y (the softmax), dy -> dx = y * (dy - sum(dy * y)); ip[0] axis */
+    JC_OP_RDFT,             /* real DFT along the last axis (length N, a power of two) -> [..., 2 (N/2+1)] */
+    JC_OP_RDFT_ADJOINT,     /* its transpose: [..., 2 (N/2+1)] -> [..., N] */
     JC_OP_COUNT
 } jc_op;
+
+/* The GPU backends transform a row of the real DFT in shared memory (2 x
+ * N/2 floats, 16 KiB at this N, the least Vulkan promises); longer rows
+ * are an error there, not a fallback. */
+#define JC_RDFT_GPU_MAX_N 4096
 
 typedef enum {
     JC_BIN_ADD, JC_BIN_SUB, JC_BIN_MUL, JC_BIN_DIV, JC_BIN_MIN, JC_BIN_MAX,
@@ -228,6 +235,8 @@ static inline int jc_conv_input_phases(int stride, int dil) { return stride > 1 
  * nodes); after a run whose nodes' profile_s were filled, the report. */
 double jc_now_s(void);
 int jc_profile_level(void);
+/* "conv1d", "rdft", ...: an operation's name in profiles and errors */
+const char *jc_op_name(jc_op op);
 void jc_profile_report(const char *backend, const jc_graph *g, int level);
 /* numpy broadcast of two shapes; returns 0 if incompatible. */
 int jc_broadcast_shape(const jc_tensor *a, const jc_tensor *b, int *ndim, int64_t *shape);

@@ -1,6 +1,7 @@
 /* ops.c: constructors of the primitive operations: check arguments, infer
  * the output shape, record the node.  Kernels live in the backends. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ops_internal.h"
@@ -369,6 +370,53 @@ jc_tensor *jc_softmax_grad(jc_graph *g, jc_tensor *y, jc_tensor *dy)
     }
     return t;
 }
+
+/* ------------------------------------------------------------------- DFT */
+
+/* The real DFT and its transpose: one node whose last axis changes length
+ * between N and N + 2; N must be a power of two (the FFT kernels).  The
+ * twiddles are a constant of the graph, computed in double here, so every
+ * backend uses the same values and none needs sin and cos of its own. */
+jc_tensor *jc_rdft_node(jc_graph *g, int adjoint, jc_tensor *a, jc_tensor *twiddles)
+{
+    if (!ARGS_OK(g, a))
+        return NULL;
+    int64_t len = a->shape[a->ndim - 1], n = adjoint ? len - 2 : len, m = n / 2;
+    if (n < 2 || (n & (n - 1)) || n > ((int64_t)1 << 24)) {
+        jc_graph_fail(g, JC_ERR_INVALID, "%s of %s: the last axis (%lld) must be %s", adjoint ? "rdft_adjoint" : "rdft",
+                      a->name, (long long)len, adjoint ? "N + 2 for such N" : "a power of two N from 2 to 2^24");
+        return NULL;
+    }
+    if (!twiddles) {
+        float *tw = malloc((size_t)(2 * (m + 1)) * sizeof *tw);
+        if (!tw) {
+            jc_graph_fail(g, JC_ERR_NOMEM, "rdft: out of memory");
+            return NULL;
+        }
+        for (int64_t k = 0; k <= m; k++) {
+            tw[k] = (float)cos(2.0 * M_PI * (double)k / (double)n);
+            tw[m + 1 + k] = (float)sin(2.0 * M_PI * (double)k / (double)n);
+        }
+        twiddles = jc_constant(g, "rdft.twiddles", 2, (int64_t[]){2, m + 1}, tw);
+        free(tw);
+        if (!twiddles)
+            return NULL;
+    }
+    int64_t shape[JC_MAX_DIMS];
+    memcpy(shape, a->shape, sizeof shape);
+    shape[a->ndim - 1] = adjoint ? n : n + 2;
+    jc_tensor *t = jc_new_node(g, adjoint ? JC_OP_RDFT_ADJOINT : JC_OP_RDFT, a->ndim, shape);
+    if (t) {
+        t->src[0] = a;
+        t->src[1] = twiddles;
+        t->ip[0] = (int)n;
+    }
+    return t;
+}
+
+jc_tensor *jc_rdft(jc_graph *g, jc_tensor *x) { return jc_rdft_node(g, 0, x, NULL); }
+
+jc_tensor *jc_rdft_adjoint(jc_graph *g, jc_tensor *y) { return jc_rdft_node(g, 1, y, NULL); }
 
 /* ----------------------------------------------------------------- layout */
 

@@ -21,6 +21,10 @@ jc_tensor *jc_frames_grad(jc_graph *g, jc_tensor *dy, int n_fft, int hop, int64_
  * and its gradient from its output y. */
 jc_tensor *jc_softmax_fused(jc_graph *g, jc_tensor *a, int axis);
 jc_tensor *jc_softmax_grad(jc_graph *g, jc_tensor *y, jc_tensor *dy);
+/* The real DFT (adjoint 0) or its transpose (1) of a's last axis, with the
+ * twiddle table [2, N/2 + 1] (cos and sin of 2 pi k / N) every backend
+ * reads; NULL makes one (autograd passes the forward's on). */
+jc_tensor *jc_rdft_node(jc_graph *g, int adjoint, jc_tensor *a, jc_tensor *twiddles);
 /* Sum a broadcast gradient back to the shape of t. */
 jc_tensor *jc_reduce_to_shape(jc_graph *g, jc_tensor *grad, const jc_tensor *t);
 

@@ -181,37 +181,50 @@ jc_tensor *jc_frames(jc_graph *g, jc_tensor *x, int n_fft, int hop, jc_tensor *w
     return window ? jc_mul(g, f, window) : f;
 }
 
-jc_tensor *jc_stft_magnitude(jc_graph *g, jc_tensor *x, int n_fft, int hop)
+/* The DFT of each frame as [B, F, 2 bins], real parts then imaginary:
+ * by FFT for powers of two that every backend transforms (the GPUs' limit),
+ * otherwise by a product with the DFT matrix (columns [0, bins): cos,
+ * [bins, 2 bins): -sin). */
+static jc_tensor *frames_dft(jc_graph *g, jc_tensor *frames, int n_fft)
 {
-    if (!x || jc_graph_failed(g))
-        return NULL;
+    if (n_fft >= 2 && n_fft <= JC_RDFT_GPU_MAX_N && !(n_fft & (n_fft - 1)))
+        return jc_rdft(g, frames);
     int bins = n_fft / 2 + 1;
-    float *win = malloc((size_t)n_fft * sizeof *win);
     float *dft = malloc((size_t)n_fft * 2 * (size_t)bins * sizeof *dft);
-    if (!win || !dft) {
-        free(win);
-        free(dft);
+    if (!dft) {
         jc_graph_fail(g, JC_ERR_NOMEM, "stft: out of memory");
         return NULL;
     }
-    /* periodic Hann, as torch.hann_window(n_fft) */
-    for (int n = 0; n < n_fft; n++)
-        win[n] = (float)(0.5 - 0.5 * cos(2.0 * M_PI * n / n_fft));
-    /* columns [0, bins): cos, [bins, 2*bins): -sin; angles reduced mod n_fft
-     * in integers so large k*n keeps full precision */
+    /* angles reduced mod n_fft in integers so large k*n keeps full precision */
     for (int n = 0; n < n_fft; n++)
         for (int k = 0; k < bins; k++) {
             double ang = 2.0 * M_PI * (double)(((int64_t)k * n) % n_fft) / n_fft;
             dft[(size_t)n * 2 * bins + k] = (float)cos(ang);
             dft[(size_t)n * 2 * bins + bins + k] = (float)-sin(ang);
         }
-    jc_tensor *w = jc_constant(g, "stft.window", 1, (int64_t[]){n_fft}, win);
     jc_tensor *basis = jc_constant(g, "stft.dft", 2, (int64_t[]){n_fft, 2 * bins}, dft);
-    free(win);
     free(dft);
+    return jc_matmul(g, frames, basis, 0, 0);
+}
+
+jc_tensor *jc_stft_magnitude(jc_graph *g, jc_tensor *x, int n_fft, int hop)
+{
+    if (!x || jc_graph_failed(g))
+        return NULL;
+    int bins = n_fft / 2 + 1;
+    float *win = malloc((size_t)n_fft * sizeof *win);
+    if (!win) {
+        jc_graph_fail(g, JC_ERR_NOMEM, "stft: out of memory");
+        return NULL;
+    }
+    /* periodic Hann, as torch.hann_window(n_fft) */
+    for (int n = 0; n < n_fft; n++)
+        win[n] = (float)(0.5 - 0.5 * cos(2.0 * M_PI * n / n_fft));
+    jc_tensor *w = jc_constant(g, "stft.window", 1, (int64_t[]){n_fft}, win);
+    free(win);
     jc_tensor *padded = jc_pad(g, x, -1, n_fft / 2, n_fft / 2, JC_PAD_REFLECT);
     jc_tensor *frames = jc_frames(g, padded, n_fft, hop, w); /* [B, F, n_fft] */
-    jc_tensor *spec = jc_matmul(g, frames, basis, 0, 0);     /* [B, F, 2*bins] */
+    jc_tensor *spec = frames_dft(g, frames, n_fft);          /* [B, F, 2*bins] */
     jc_tensor *re = jc_slice(g, spec, -1, 0, bins), *im = jc_slice(g, spec, -1, bins, bins);
     jc_tensor *power = jc_add(g, jc_sqr(g, re), jc_sqr(g, im));
     /* the tiny floor keeps the gradient of sqrt finite at silent bins */

@@ -26,7 +26,9 @@ int jc_profile_level(void)
 static const char *const op_names[JC_OP_COUNT] = {
     "leaf", "view", "matmul", "conv1d", "conv1d_bwd_input", "conv1d_bwd_weight", "binary", "unary",
     "unary_grad", "scale", "sum", "max", "permute", "expand", "slice", "pad", "pad_reflect_grad", "concat",
-    "dropout", "frames", "frames_grad", "adamw", "ema", "fma_peak", "softmax", "softmax_grad"};
+    "dropout", "frames", "frames_grad", "adamw", "ema", "fma_peak", "softmax", "softmax_grad", "rdft", "rdft_adjoint"};
+
+const char *jc_op_name(jc_op op) { return op >= 0 && op < JC_OP_COUNT ? op_names[op] : "unknown"; }
 
 static int slower_first(const void *a, const void *b)
 {

@@ -117,7 +117,7 @@ typedef struct {
     int fp16;
 } bench_row;
 static const bench_row rows[] = {{0, 0}, {0, 1}, {12, 0}, {1, 0}, {1, 1}, {2, 0}, {3, 0}, {4, 0},
-                                 {5, 0}, {6, 0}, {7, 0}, {8, 0}, {9, 0}, {10, 0}, {11, 0}};
+                                 {5, 0}, {6, 0}, {7, 0}, {8, 0}, {9, 0}, {10, 0}, {11, 0}, {13, 0}};
 #define N_ROWS ((int)(sizeof rows / sizeof rows[0]))
 
 /* in[i], declared on first use: every repetition of a row reads the same
@@ -191,6 +191,12 @@ static jc_tensor *record_op(jc_graph *g, int k, jc_tensor **in, bench_graph *b)
         b->flops = 2.0 * 64 * M * M * M, b->bytes = 3 * f * 16 * M * M;
         return jc_matmul(g, input(g, in, 0, 2, (int64_t[]){4 * M, 4 * M}),
                          input(g, in, 1, 2, (int64_t[]){4 * M, 4 * M}), 0, 0);
+    case 13:
+        /* the MR-STFT loss's longest frames (batch 4 x 2 s); 2.5 N log2 N
+         * flops a real row, the usual count for a real FFT */
+        b->name = "rdft N 2048, 1504 rows";
+        b->flops = 1504 * 2.5 * 2048 * 11, b->bytes = f * 1504 * (2048 + 2050);
+        return jc_rdft(g, input(g, in, 0, 2, (int64_t[]){1504, 2048}));
     default:
         b->name = "softmax [4096, 1024]";
         b->bytes = 2 * f * 4096 * 1024;

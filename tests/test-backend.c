@@ -8,6 +8,7 @@
  * match the CPU's.  Skips only when the driver or device is absent. */
 #include <stdio.h>
 
+#include "jc_internal.h" /* JC_RDFT_GPU_MAX_N */
 #include "testutil.h"
 
 #ifndef TEST_BACKEND
@@ -208,6 +209,10 @@ static jc_tensor *b_ops(jc_graph *g, jc_tensor **in, int w)
     case 71: return jc_softmax(g, in[0], 0, NULL);
     case 72: return jc_softmax(g, in[0], -1, NULL);
     case 73: return jc_softmax(g, in[0], -1, jc_fsq_index(g, in[1], jc_scalar_constant(g, 2)));
+    /* the real DFT: rows not a multiple of any work-group count, N from
+     * 2 to the GPU backends' largest (their backward is the other one) */
+    case 74: return jc_rdft(g, in[0]);
+    case 75: return jc_rdft_adjoint(g, in[0]);
     /* depthwise (groups = channels): the GPU backends' direct kernels */
     case 61: return jc_conv1d(g, in[0], in[1], in[2], (jc_conv_params){2, 5, 4, 2, 13});
     case 62: return jc_conv_transpose1d(g, in[0], in[1], in[2], (jc_conv_params){3, 2, 2, 2, 11}, 1);
@@ -294,6 +299,11 @@ static const op_case cases[] = {
     {"softmax long first axis [100, 3, 5]", 71, 1, {3}, {S3(100, 3, 5)}, -3, 3, 0},
     {"softmax long last axis [2, 1500]", 72, 1, {2}, {S3(2, 1500, 0)}, -3, 3, 0},
     {"softmax masked [2, 3, 70], mask [2, 1, 70]", 73, 2, {3, 3}, {S3(2, 3, 70), S3(2, 1, 70)}, -3, 3, 0},
+    {"rdft N 2 [3, 5, 2]", 74, 1, {3}, {S3(3, 5, 2)}, -1, 1, 0},
+    {"rdft N 64 [7, 64]", 74, 1, {2}, {S3(7, 64, 0)}, -1, 1, 0},
+    {"rdft N 4096 [3, 4096]", 74, 1, {2}, {S3(3, 4096, 0)}, -1, 1, 0},
+    {"rdft_adjoint N 8 [2, 9, 10]", 75, 1, {3}, {S3(2, 9, 10)}, -1, 1, 0},
+    {"rdft_adjoint N 2048 [5, 2050]", 75, 1, {2}, {S3(5, 2050, 0)}, -1, 1, 0},
     /* depthwise with stride, dilation and bias on odd channel counts (the
      * GPU backends' direct kernels) */
     {"conv1d depthwise 13 ch stride2 dil2 k7", 61, 3, {3, 3, 1}, {S3(3, 13, 301), S3(13, 1, 7), S3(13, 0, 0)}, -1, 1,
@@ -391,6 +401,14 @@ int main(int argc, char **argv)
         if (!only || strstr(cases[i].name, only))
             compare_case(&cases[i], b_ops, 1e-9);
     if (!only) {
+        /* past the GPU backends' longest DFT row: an error, not a fallback */
+        jc_graph *g = jc_graph_new(dev);
+        jc_tensor *x = jc_input(g, "x", 2, (int64_t[]){2, 2 * JC_RDFT_GPU_MAX_N});
+        jc_graph_output(g, jc_rdft(g, x));
+        jc_status s = jc_graph_build(g, &err);
+        tap_ok(s == JC_ERR_UNSUPPORTED && strstr(err.msg, "rdft"), "%s rdft N %d refused: %s", label,
+               2 * JC_RDFT_GPU_MAX_N, err.msg);
+        jc_graph_free(g);
         float lc[20], ld[20];
         int okc = train_curve(cpu, lc) == 0, okd = okc && train_curve(dev, ld) == 0;
         double worst = 0;

@@ -321,6 +321,8 @@ static jc_tensor *b_misc(jc_graph *g, jc_tensor **in, const void *c)
         return jc_mse_loss(g, in[0], in[1], mask01);
     case 25: return jc_sum_all(g, in[0]);
     case 26: return jc_mean_all(g, in[0]);
+    case 28: return jc_rdft(g, jc_reshape(g, in[0], 2, (int64_t[]){6, 8}));
+    case 29: return jc_rdft_adjoint(g, jc_reshape(g, in[0], 2, (int64_t[]){8, 6}));
     default: return jc_pad(g, in[0], 1, 1, 2, JC_PAD_REFLECT);
     }
 }
@@ -340,8 +342,8 @@ static void test_misc(void)
                                   "pad zero", "pad reflect", "slice", "concat", "reshape", "permute",
                                   "transpose", "expand", "avg_pool1d", "frames", "stft_magnitude",
                                   "l1 loss", "mse loss", "mse loss masked", "sum_all", "mean_all",
-                                  "pad reflect middle axis"};
-    for (int w = 0; w < 28; w++) {
+                                  "pad reflect middle axis", "rdft N 8", "rdft_adjoint N 4"};
+    for (int w = 0; w < 30; w++) {
         gspec s = {1, {3}, {{2, 4, 6}}, -1, 1, 0, NULL, 0};
         if (w == 6) {
             s.n = 3;

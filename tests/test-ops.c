@@ -1051,6 +1051,71 @@ static void ref_stft(float **in, const inputs *s, const void *c, double *out, co
             }
 }
 
+/* The real DFT and its transpose against the sums that define them, in
+ * double with exact angles; 15 rows (not a multiple of the CPU kernel's
+ * four lanes), N from 2 to 2048. */
+typedef struct {
+    int n, adjoint;
+} dft_ctx;
+
+static jc_tensor *build_dft(jc_graph *g, jc_tensor **in, const void *c)
+{
+    const dft_ctx *d = c;
+    return d->adjoint ? jc_rdft_adjoint(g, in[0]) : jc_rdft(g, in[0]);
+}
+
+static void ref_dft(float **in, const inputs *s, const void *c, double *out, const jc_tensor *y)
+{
+    (void)s;
+    (void)y;
+    const dft_ctx *d = c;
+    int64_t n = d->n, bins = n / 2 + 1;
+    double *cs = malloc((size_t)n * 2 * sizeof *cs);
+    for (int64_t q = 0; q < n; q++) {
+        cs[2 * q] = cos(2 * M_PI * (double)q / (double)n);
+        cs[2 * q + 1] = sin(2 * M_PI * (double)q / (double)n);
+    }
+    for (int64_t r = 0; r < 15; r++) {
+        const float *x = in[0] + r * (d->adjoint ? 2 * bins : n);
+        double *o = out + r * (d->adjoint ? n : 2 * bins);
+        if (!d->adjoint)
+            for (int64_t k = 0; k < bins; k++) {
+                double re = 0, im = 0;
+                for (int64_t t = 0; t < n; t++) {
+                    int64_t q = (k * t) % n;
+                    re += x[t] * cs[2 * q];
+                    im -= x[t] * cs[2 * q + 1];
+                }
+                o[k] = re;
+                o[bins + k] = im;
+            }
+        else
+            for (int64_t t = 0; t < n; t++) {
+                double acc = 0;
+                for (int64_t k = 0; k < bins; k++) {
+                    int64_t q = (k * t) % n;
+                    acc += x[k] * cs[2 * q] - x[bins + k] * cs[2 * q + 1];
+                }
+                o[t] = acc;
+            }
+    }
+    free(cs);
+}
+
+static void test_dft(void)
+{
+    static const int sizes[] = {2, 4, 8, 64, 2048};
+    for (int i = 0; i < 5; i++)
+        for (int adjoint = 0; adjoint < 2; adjoint++) {
+            dft_ctx d = {sizes[i], adjoint};
+            inputs ds = {1, {3}, {{3, 5, adjoint ? sizes[i] + 2 : sizes[i]}}, -1, 1};
+            char name[64];
+            snprintf(name, sizeof name, "%s N %d [3, 5, %d]", adjoint ? "rdft_adjoint" : "rdft", sizes[i],
+                     (int)ds.shape[0][2]);
+            check(name, &ds, build_dft, ref_dft, &d, 1e-6);
+        }
+}
+
 typedef struct {
     int mse, masked;
 } loss_ctx;
@@ -1107,8 +1172,9 @@ static void test_misc(void)
 {
     inputs ps = {1, {3}, {{2, 3, 21}}, -1, 1};
     check("avg_pool1d k4 s2 p2", &ps, build_pool, ref_pool, NULL, 1e-6);
-    stft_ctx sc[] = {{16, 4}, {64, 16}, {128, 32}};
-    for (int i = 0; i < 3; i++) {
+    /* powers of two go through jc_rdft, 12 through the DFT matrix */
+    stft_ctx sc[] = {{16, 4}, {64, 16}, {128, 32}, {12, 5}};
+    for (int i = 0; i < 4; i++) {
         inputs ss = {1, {2}, {{2, 301}}, -1, 1};
         char name[64];
         snprintf(name, sizeof name, "stft_magnitude n_fft %d hop %d", sc[i].n_fft, sc[i].hop);
@@ -1209,6 +1275,7 @@ int main(void)
     test_norms();
     test_layout();
     test_misc();
+    test_dft();
     test_dropout();
     test_errors();
     jc_backend_free(be);

@@ -172,6 +172,8 @@ static jc_status run_node(jc_cpu_ctx *c, jc_tensor *t)
     case JC_OP_FMA_PEAK: jc_cpu_fma_peak(c, t); return JC_OK;
     case JC_OP_SOFTMAX:
     case JC_OP_SOFTMAX_GRAD: jc_cpu_softmax(c, t); return JC_OK;
+    case JC_OP_RDFT:
+    case JC_OP_RDFT_ADJOINT: return jc_cpu_rdft(c, t);
     case JC_OP_COUNT: break;
     }
     return JC_ERR_UNSUPPORTED;

@@ -64,6 +64,7 @@ void jc_cpu_pad_reflect_grad(jc_cpu_ctx *c, jc_tensor *t);
 void jc_cpu_concat(jc_cpu_ctx *c, jc_tensor *t);
 void jc_cpu_frames(jc_cpu_ctx *c, jc_tensor *t);
 void jc_cpu_frames_grad(jc_cpu_ctx *c, jc_tensor *t);
+jc_status jc_cpu_rdft(jc_cpu_ctx *c, jc_tensor *t); /* RDFT and RDFT_ADJOINT */
 
 /* Scalar definitions shared by the kernels and the tests' references. */
 float jc_unary_value(int kind, float x, float p0, float p1);

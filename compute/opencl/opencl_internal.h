@@ -86,6 +86,8 @@ typedef enum {
     K_SOFTMAX_COLS,
     K_SOFTMAX_GROUPS,
     K_SOFTMAX_GRAD_GROUPS,
+    K_RDFT,
+    K_RDFT_ADJOINT,
     K_GATHER4,
     K_PAD,
     K_PAD_REFLECT_GRAD,

@@ -622,6 +622,26 @@ static cl_int op_softmax(jc_cl_ctx *c, jc_tensor *t)
     return run_groups(&k, id, columns);
 }
 
+/* -------------------------------------------------------------------- DFT */
+
+/* kernels/fft.cl: a work-group per row, the row's FFT in local memory */
+static cl_int op_rdft(jc_cl_ctx *c, jc_tensor *t)
+{
+    jc_cl_kernel_id id = t->op == JC_OP_RDFT_ADJOINT ? K_RDFT_ADJOINT : K_RDFT;
+    int64_t n = t->ip[0], len = t->shape[t->ndim - 1];
+    unsigned bits = 0;
+    while (((int64_t)2 << bits) < n)
+        bits++;
+    kargs k = args_of(c, id);
+    arg_t(&k, t->src[0]);
+    arg_t(&k, t->src[1]);
+    arg_t(&k, t);
+    arg_u(&k, (uint64_t)n);
+    arg_u(&k, bits);
+    arg_local(&k, (size_t)n * sizeof(float));
+    return run_groups(&k, id, (size_t)(jc_tensor_nelem(t) / len));
+}
+
 /* ------------------------------------------------------------- dispatch */
 
 int jc_cl_node_supported(const jc_tensor *t)
@@ -651,6 +671,11 @@ int jc_cl_node_supported(const jc_tensor *t)
     case JC_OP_FMA_PEAK:
     case JC_OP_SOFTMAX:
     case JC_OP_SOFTMAX_GRAD: break;
+    case JC_OP_RDFT:
+    case JC_OP_RDFT_ADJOINT:
+        if (t->ip[0] > JC_RDFT_GPU_MAX_N)
+            return 0;
+        break;
     default: return 0;
     }
     /* the kernels index elements with 32-bit integers */
@@ -702,6 +727,8 @@ cl_int jc_cl_enqueue_node(jc_cl_ctx *c, jc_tensor *t)
     case JC_OP_FMA_PEAK: return op_fma_peak(c, t);
     case JC_OP_SOFTMAX:
     case JC_OP_SOFTMAX_GRAD: return op_softmax(c, t);
+    case JC_OP_RDFT:
+    case JC_OP_RDFT_ADJOINT: return op_rdft(c, t);
     case JC_OP_COUNT: break;
     }
     return CL_INVALID_OPERATION;

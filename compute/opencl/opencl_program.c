@@ -13,7 +13,7 @@
 /* In jc_cl_kernel_id order. */
 static const char *const kernel_names[] = {
     "binary", "binary_same", "unary", "unary_grad", "scale", "dropout", "adamw", "ema", "fma_peak",
-    "reduce_rows", "reduce_cols", "softmax_cols", "softmax_groups", "softmax_grad_groups", "gather4", "pad", "pad_reflect_grad", "concat", "frames", "frames_grad",
+    "reduce_rows", "reduce_cols", "softmax_cols", "softmax_groups", "softmax_grad_groups", "rdft", "rdft_adjoint", "gather4", "pad", "pad_reflect_grad", "concat", "frames", "frames_grad",
     "matmul", "matmul_vec", "conv_fwd", "conv_bwd_input", "conv_bwd_weight",
     "conv_fwd_vec", "conv_bwd_input_vec", "conv_bwd_weight_vec", "dw_fwd", "dw_bwd_input", "dw_bwd_weight",
 };

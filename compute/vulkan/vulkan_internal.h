@@ -197,6 +197,7 @@ enum {
     JC_VK_SH_DROPOUT,
     JC_VK_SH_OPTIM,
     JC_VK_SH_SOFTMAX,
+    JC_VK_SH_FFT,
     JC_VK_SH_COUNT
 };
 #define JC_VK_PUSH_MAX 128

@@ -45,6 +45,11 @@ typedef struct {
 } gather_pc;
 
 typedef struct {
+    uint64_t x, tw, y;
+    uint32_t rows, n, bits;
+} fft_pc;
+
+typedef struct {
     uint64_t x, x2, y;
     uint32_t n_in, n_in2, n_out, inner;
     int32_t start, after;
@@ -689,6 +694,23 @@ static jc_status rec_softmax(jc_vk_ctx *c, jc_tensor *t, jc_error *err)
     return jc_vk_dispatch_1d(c, JC_VK_SH_SOFTMAX, spec, 3, &pc, sizeof pc, pc.columns, ls ? 1 : 64, acc, 3, err);
 }
 
+/* -------------------------------------------------------------------- DFT */
+
+/* shaders/fft.comp: a workgroup of 64 per row, the row's FFT in shared
+ * memory (rows up to JC_RDFT_GPU_MAX_N) */
+static jc_status rec_rdft(jc_vk_ctx *c, jc_tensor *t, jc_error *err)
+{
+    int64_t n = t->ip[0], len = t->shape[t->ndim - 1];
+    uint32_t bits = 0;
+    while (((int64_t)2 << bits) < n)
+        bits++;
+    fft_pc pc = {.x = jc_vk_addr(t->src[0]), .tw = jc_vk_addr(t->src[1]), .y = jc_vk_addr(t),
+                 .rows = u32(jc_tensor_nelem(t) / len), .n = u32(n), .bits = bits};
+    jc_vk_access acc[3] = {{t->src[0], 0}, {t->src[1], 0}, {t, 1}};
+    uint32_t spec[2] = {64, t->op == JC_OP_RDFT_ADJOINT};
+    return jc_vk_dispatch_1d(c, JC_VK_SH_FFT, spec, 2, &pc, sizeof pc, pc.rows, 1, acc, 3, err);
+}
+
 /* ---------------------------------------------------------- data movement */
 
 static jc_status rec_gather(jc_vk_ctx *c, jc_tensor *t, jc_error *err)
@@ -805,6 +827,8 @@ int jc_vk_supports_op(const jc_backend *be, const jc_tensor *t)
     case JC_OP_EMA: return 1;
     case JC_OP_SOFTMAX:
     case JC_OP_SOFTMAX_GRAD: return softmax_fits(t);
+    case JC_OP_RDFT:
+    case JC_OP_RDFT_ADJOINT: return t->ip[0] <= JC_RDFT_GPU_MAX_N;
     case JC_OP_FMA_PEAK: /* lavapipe cuts loops past 65535 iterations: refuse rather than mis-measure */
         return !((const jc_vk_ctx *)be->ctx)->info.is_cpu_driver || t->ip[0] <= 32768;
     default: return 0;
@@ -840,6 +864,8 @@ jc_status jc_vk_record_node(jc_vk_ctx *c, jc_tensor *t, jc_error *err)
     case JC_OP_EMA: return rec_optim(c, t, err);
     case JC_OP_SOFTMAX:
     case JC_OP_SOFTMAX_GRAD: return rec_softmax(c, t, err);
+    case JC_OP_RDFT:
+    case JC_OP_RDFT_ADJOINT: return rec_rdft(c, t, err);
     case JC_OP_COUNT: break;
     }
     return jc_error_set(err, JC_ERR_UNSUPPORTED, "Vulkan: operation %d (%s) not implemented", (int)t->op, t->name);

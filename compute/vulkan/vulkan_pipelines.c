@@ -16,7 +16,7 @@ static const char *const shader_names[JC_VK_SH_COUNT] = {
     [JC_VK_SH_UNARY] = "unary",   [JC_VK_SH_REDUCE] = "reduce",       [JC_VK_SH_REDUCE_SG] = "reduce_sg",
     [JC_VK_SH_GATHER] = "gather", [JC_VK_SH_AXIS] = "axis",           [JC_VK_SH_FRAMES] = "frames",
     [JC_VK_SH_DROPOUT] = "dropout", [JC_VK_SH_OPTIM] = "optim",   [JC_VK_SH_SOFTMAX] = "softmax",
-    [JC_VK_SH_CONV_DW] = "conv_depthwise",
+    [JC_VK_SH_CONV_DW] = "conv_depthwise", [JC_VK_SH_FFT] = "fft",
 };
 
 static const jc_vk_spirv *find_spirv(const char *name)
