@@ -184,6 +184,10 @@ static void test_linear_algebra(void)
         {"conv1d k3 pad1", 2, 3, 4, 11, 3, {{1, 1, 1, 1, 1}, 0, 0}},
         {"conv1d stride2 asym pad dil2", 2, 3, 2, 17, 4, {{2, 1, 3, 2, 1}, 0, 0}},
         {"conv1d groups2", 1, 4, 6, 9, 3, {{1, 1, 1, 1, 2}, 0, 0}},
+        /* the CPU's phase-stacked path: stride, groups, K not a multiple of
+         * the stride, padding on both sides */
+        {"conv1d stride3 k7 groups2 pad2,1", 2, 4, 6, 20, 7, {{3, 2, 1, 1, 2}, 0, 0}},
+        {"conv1d stride2 k9 pad4,3", 2, 3, 4, 23, 9, {{2, 4, 3, 1, 1}, 0, 0}},
         {"conv1d depthwise k7", 2, 3, 3, 12, 7, {{1, 3, 3, 1, 3}, 0, 0}},
         {"conv1d 1x1", 2, 3, 5, 6, 1, {{1, 0, 0, 1, 1}, 0, 0}},
         {"conv_transpose1d stride3 k6 pad1 extra2", 2, 3, 4, 5, 6, {{3, 1, 1, 1, 1}, 1, 2}},

@@ -190,8 +190,17 @@ static void test_conv(void)
         {"depthwise stride2", 1, 4, 4, 33, 4, {2, 2, 1, 1, 4}, 0},
         {"1x1", 3, 9, 11, 17, 1, {1, 0, 0, 1, 1}, 1},
         {"long blocked", 1, 3, 4, 40000, 7, {1, 3, 3, 1, 1}, 1},
+        {"groups4 stride4 k41 (multi-scale discriminator)", 2, 16, 64, 401, 41, {4, 20, 20, 1, 4}, 1},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    /* strided and grouped ones take the CPU's phase-stacked path; each runs
+     * again with JC_CONV=gemm, the im2col + GEMM path */
+    for (size_t n = 0; n < 2 * (sizeof cases / sizeof cases[0]); n++) {
+        size_t i = n % (sizeof cases / sizeof cases[0]);
+        int gemm = n >= sizeof cases / sizeof cases[0];
+        if (gemm && ((cases[i].p.stride == 1 && cases[i].p.groups == 1) || cases[i].p.groups == cases[i].Cin))
+            continue;
+        if (gemm)
+            setenv("JC_CONV", "gemm", 1);
         conv_ctx c = {cases[i].p, cases[i].bias, 0};
         inputs s = {3,
                     {3, 3, 1},
@@ -201,8 +210,9 @@ static void test_conv(void)
                     -1,
                     1};
         char name[96];
-        snprintf(name, sizeof name, "conv1d %s", cases[i].name);
+        snprintf(name, sizeof name, "conv1d %s%s", cases[i].name, gemm ? " (JC_CONV=gemm)" : "");
         check(name, &s, build_conv, ref_conv, &c, 1e-5);
+        unsetenv("JC_CONV");
     }
     struct {
         const char *name;
@@ -214,8 +224,16 @@ static void test_conv(void)
         {"stride1 k3", 2, 4, 4, 13, 3, 0, {1, 1, 1, 1, 1}},
         {"groups2 stride2", 1, 4, 6, 10, 4, 1, {2, 1, 1, 1, 2}},
         {"depthwise stride3 dil2", 1, 5, 5, 7, 3, 2, {3, 1, 1, 2, 5}},
+        {"stride6 k12 pad3 (decoder upsampling)", 2, 16, 8, 20, 12, 0, {6, 3, 3, 1, 1}},
+        {"stride2 k9 pad4 (many taps a phase)", 2, 5, 3, 31, 9, 1, {2, 4, 4, 1, 1}},
     };
-    for (size_t i = 0; i < sizeof tcases / sizeof tcases[0]; i++) {
+    for (size_t n = 0; n < 2 * (sizeof tcases / sizeof tcases[0]); n++) {
+        size_t i = n % (sizeof tcases / sizeof tcases[0]);
+        int gemm = n >= sizeof tcases / sizeof tcases[0];
+        if (gemm && ((tcases[i].p.stride == 1 && tcases[i].p.groups == 1) || tcases[i].p.groups == tcases[i].Cin))
+            continue;
+        if (gemm)
+            setenv("JC_CONV", "gemm", 1);
         conv_ctx c = {tcases[i].p, 1, tcases[i].extra};
         inputs s = {3,
                     {3, 3, 1},
@@ -225,8 +243,9 @@ static void test_conv(void)
                     -1,
                     1};
         char name[96];
-        snprintf(name, sizeof name, "conv_transpose1d %s", tcases[i].name);
+        snprintf(name, sizeof name, "conv_transpose1d %s%s", tcases[i].name, gemm ? " (JC_CONV=gemm)" : "");
         check(name, &s, build_convt, ref_convt, &c, 1e-5);
+        unsetenv("JC_CONV");
     }
 }
 

@@ -9,15 +9,19 @@
 
 #include "cpu_internal.h"
 
-float *jc_cpu_scratch(jc_cpu_ctx *c, size_t n)
+static float *grow(float **buf, size_t *have, size_t n)
 {
-    if (n > c->scratch_floats) {
-        free(c->scratch);
-        c->scratch = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
-        c->scratch_floats = c->scratch ? n : 0;
+    if (n > *have) {
+        free(*buf);
+        *buf = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+        *have = *buf ? n : 0;
     }
-    return c->scratch;
+    return *buf;
 }
+
+float *jc_cpu_scratch(jc_cpu_ctx *c, size_t n) { return grow(&c->scratch, &c->scratch_floats, n); }
+
+float *jc_cpu_outer_scratch(jc_cpu_ctx *c, size_t n) { return grow(&c->outer, &c->outer_floats, n); }
 
 typedef struct {
     jc_range_fn fn;
@@ -51,6 +55,7 @@ static void cpu_free(jc_backend *be)
     jc_cpu_ctx *c = be->ctx;
     jc_threadpool_free(c->pool);
     free(c->scratch);
+    free(c->outer);
     free(c);
     free(be);
 }

@@ -14,6 +14,8 @@ typedef struct {
     jc_gemm_impl gemm;
     float *scratch; /* im2col blocks; kernels run one at a time */
     size_t scratch_floats;
+    float *outer; /* the same for a kernel that calls others (which use scratch) */
+    size_t outer_floats;
     jc_graph *graph; /* the graph being computed (seed, training flag) */
 } jc_cpu_ctx;
 
@@ -24,8 +26,12 @@ static inline float *jc_cpu_data(const jc_tensor *t)
     return (float *)((char *)t->buf->impl + t->offset);
 }
 
-/* Scratch of at least n floats, or NULL. */
+/* Scratch of at least n floats, or NULL; kept between calls, so large
+ * buffers are not page-faulted in afresh by every operation. */
 float *jc_cpu_scratch(jc_cpu_ctx *c, size_t n);
+/* A second such buffer, for a kernel that hands work to kernels using the
+ * first (the phase-stacked convolutions). */
+float *jc_cpu_outer_scratch(jc_cpu_ctx *c, size_t n);
 
 /* Run fn over [0, n) split across the pool, or inline when the work is small
  * (cost = rough operations per item) so tiny tensors skip the wake-ups. */

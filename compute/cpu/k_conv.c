@@ -341,20 +341,6 @@ static jc_status conv_forward(jc_cpu_ctx *c, const conv_geom *g, const float *xd
     return conv_forward_gemm(c, g, xd, wd, bd, yd);
 }
 
-jc_status jc_cpu_conv1d(jc_cpu_ctx *c, jc_tensor *t)
-{
-    const jc_tensor *x = t->src[0], *w = t->src[1], *bias = t->src[2];
-    conv_geom g = geom_of(x, t, w, t);
-    const float *xd = jc_cpu_data(x), *wd = jc_cpu_data(w), *bd = bias ? jc_cpu_data(bias) : NULL;
-    float *yd = jc_cpu_data(t);
-    if (is_depthwise(&g)) {
-        dw_job j = {&g, xd, wd, bd, NULL, yd};
-        jc_cpu_parallel(c, (long)g.B * g.Cin, (double)(g.Tout * g.K), dw_forward_range, &j);
-        return JC_OK;
-    }
-    return conv_forward(c, &g, xd, wd, bd, yd);
-}
-
 /* For stride 1 the input gradient is itself a convolution: of dy with the
  * weights flipped in time and with in/out channels swapped, padded by
  * dil*(K-1) - pad_l.  That keeps the GEMM's output contiguous and avoids the
@@ -379,18 +365,12 @@ static jc_status conv_bwd_input_as_conv(jc_cpu_ctx *c, const conv_geom *g, const
     return s;
 }
 
-jc_status jc_cpu_conv1d_bwd_input(jc_cpu_ctx *c, jc_tensor *t)
+/* dx (+ bias) for the geometry g (not depthwise): a convolution where the
+ * stride is 1, else GEMM + col2im. */
+static jc_status conv_bwd_input(jc_cpu_ctx *c, const conv_geom *gp, const float *dyd, const float *wd,
+                                const float *bd, float *dxd)
 {
-    /* t = dx [B, Cin, Tin]; src: dy [B, Cout, Tout], w [Cout, Cin/G, K] */
-    const jc_tensor *dy = t->src[0], *w = t->src[1], *bias = t->src[2];
-    conv_geom g = geom_of(t, dy, w, t);
-    const float *dyd = jc_cpu_data(dy), *wd = jc_cpu_data(w), *bd = bias ? jc_cpu_data(bias) : NULL;
-    float *dxd = jc_cpu_data(t);
-    if (is_depthwise(&g)) {
-        dw_job j = {&g, NULL, wd, bd, dyd, dxd};
-        jc_cpu_parallel(c, (long)g.B * g.Cin, (double)(g.Tout * g.K), dw_bwd_input_range, &j);
-        return JC_OK;
-    }
+    conv_geom g = *gp;
     int cin = g.Cin / g.G, cout = g.Cout / g.G, rows = cin * g.K;
     int direct = g.K == 1 && g.stride == 1 && g.pad_l == 0 && g.Tout == g.Tin;
     if (!direct && g.stride == 1 && g.pad_l <= g.dil * (g.K - 1))
@@ -400,7 +380,7 @@ jc_status jc_cpu_conv1d_bwd_input(jc_cpu_ctx *c, jc_tensor *t)
     if (!direct && !col)
         return JC_ERR_NOMEM;
     if (!direct)
-        memset(dxd, 0, jc_tensor_bytes(t));
+        memset(dxd, 0, (size_t)g.B * (size_t)g.Cin * (size_t)g.Tin * sizeof *dxd);
     for (int b = 0; b < g.B; b++)
         for (int gi = 0; gi < g.G; gi++) {
             const float *dyg = dyd + ((int64_t)b * g.Cout + (int64_t)gi * cout) * g.Tout;
@@ -424,18 +404,11 @@ jc_status jc_cpu_conv1d_bwd_input(jc_cpu_ctx *c, jc_tensor *t)
     return JC_OK;
 }
 
-jc_status jc_cpu_conv1d_bwd_weight(jc_cpu_ctx *c, jc_tensor *t)
+/* dw for the geometry g (not depthwise): the direct kernel or im2col +
+ * GEMM, one reduction over the batch per group. */
+static jc_status conv_bwd_weight(jc_cpu_ctx *c, const conv_geom *gp, const float *xd, const float *dyd, float *dwd)
 {
-    /* t = dw [Cout, Cin/G, K]; src: x [B, Cin, Tin], dy [B, Cout, Tout] */
-    const jc_tensor *x = t->src[0], *dy = t->src[1];
-    conv_geom g = geom_of(x, dy, t, t);
-    const float *xd = jc_cpu_data(x), *dyd = jc_cpu_data(dy);
-    float *dwd = jc_cpu_data(t);
-    if (is_depthwise(&g)) {
-        dw_job j = {&g, xd, NULL, NULL, dyd, dwd};
-        jc_cpu_parallel(c, g.Cin, (double)(g.B * g.Tout * g.K), dw_bwd_weight_range, &j);
-        return JC_OK;
-    }
+    conv_geom g = *gp;
     if (use_direct_dw(&g))
         return jc_cpu_conv1d_direct_bwd_weight(c, g.B, g.Cin, g.Cout, g.K, g.pad_l, g.dil, g.Tin, g.Tout, xd, dyd,
                                                dwd);
@@ -467,4 +440,228 @@ jc_status jc_cpu_conv1d_bwd_weight(jc_cpu_ctx *c, jc_tensor *t)
         }
     }
     return JC_OK;
+}
+
+/* ------------------------------------------ phase-stacked convolutions */
+
+/* A convolution with stride s > 1 or G > 1 groups (dilation 1) is, for each
+ * group, a stride-1 convolution of one group whose input channels are the s
+ * phases of the group's Cg input channels:
+ *   z[b, ci s + r, u]   = x[b, g Cg + ci, u s + r - pad_l]   (0 outside x)
+ *   wz[co, ci s + r, q] = w[g Cog + co, ci, q s + r]         (0 past K)
+ *   y[b, g Cog + co, t] = sum over ci, r, q of wz[co, ci s + r, q] z[b, ci s + r, t + q]
+ * with Kq = ceil(K / s) taps and Tz = Tout + Kq - 1 steps.  That problem
+ * runs on the stride-1 paths above (direct kernels or GEMM), whose tiles
+ * fill where the strided or grouped one leaves them nearly empty (a GEMM
+ * of M = 4 output channels for a group of the multi-scale discriminator,
+ * im2col gathering every 4th or 8th sample).  The input gradient is the
+ * stacked problem's, gathered back from the phases; the weight gradient
+ * the stacked problem's, unstacked.  JC_CONV=gemm turns it off. */
+typedef struct {
+    conv_geom g;  /* the convolution */
+    conv_geom st; /* one group's stacked stride-1 problem */
+    int cg, cog;  /* channels of a group: in, out */
+} stacked_conv;
+
+static stacked_conv stacked_of(const conv_geom *g)
+{
+    stacked_conv s = {.g = *g, .cg = g->Cin / g->G, .cog = g->Cout / g->G};
+    int kq = (g->K + g->stride - 1) / g->stride;
+    s.st = (conv_geom){g->B, s.cg * g->stride, s.cog, 1, kq, 1, 0, 1, g->Tout + kq - 1, g->Tout};
+    return s;
+}
+
+/* Floats of the stacked buffers: the phases of one group's input (or its
+ * gradient), one group's output rows (several groups only), the weights. */
+static size_t stacked_floats(const stacked_conv *s, size_t *nz, size_t *ny)
+{
+    const conv_geom *g = &s->g;
+    *nz = (size_t)g->B * (size_t)s->st.Cin * (size_t)s->st.Tin;
+    *ny = g->G > 1 ? (size_t)g->B * (size_t)s->cog * (size_t)g->Tout : 0;
+    return *nz + *ny + (size_t)s->cog * (size_t)s->st.Cin * (size_t)s->st.K;
+}
+
+typedef enum { STACK_FORWARD, STACK_BWD_INPUT, STACK_BWD_WEIGHT } stack_pass;
+
+/* Where the stacked path pays, by measurement on Zen 5 (2 threads; the
+ * stage-2 discriminators', encoder's and decoder's shapes, JC_PROFILE):
+ * grouped convolutions gain 2.5-7x in every pass (a GEMM of 4 to 16 rows
+ * per group before); strided ones of one group 1.6-8x in the forward.
+ * With one group the weight gradient gains 1.2-6x while s Cin <= 192 and
+ * loses up to 1.6x beyond (256 <- 128 channels, stride 3), and the input
+ * gradient, 0.75-1.2x around 1 against GEMM + col2im, gains only with
+ * many taps a phase (4.5-6x at K 41, stride 4).  The buffers hold a whole
+ * group's input: past STACK_MAX_FLOATS (a long file's first encoder layer)
+ * the bounded im2col blocks run instead. */
+#define STACK_MAX_FLOATS ((size_t)16 << 20)
+
+static int use_stacked(const conv_geom *g, stack_pass pass)
+{
+    /* K >= stride: no phase is all zero weights */
+    if (g->dil != 1 || (g->stride == 1 && g->G == 1) || g->K < g->stride || is_depthwise(g) || forced_path() == 0)
+        return 0;
+    stacked_conv s = stacked_of(g);
+    size_t nz, ny;
+    if (stacked_floats(&s, &nz, &ny) > STACK_MAX_FLOATS)
+        return 0;
+    if (g->G > 1 || pass == STACK_FORWARD)
+        return 1;
+    if (pass == STACK_BWD_WEIGHT)
+        return g->Cin * g->stride <= 192;
+    return g->K >= 4 * g->stride;
+}
+
+static void stack_input(const stacked_conv *s, const float *x, int gi, float *z)
+{
+    const conv_geom *g = &s->g;
+    for (int b = 0; b < g->B; b++)
+        for (int ci = 0; ci < s->cg; ci++) {
+            const float *src = x + ((int64_t)b * g->Cin + (int64_t)gi * s->cg + ci) * g->Tin;
+            for (int r = 0; r < g->stride; r++) {
+                float *dst = z + ((int64_t)b * s->st.Cin + (int64_t)ci * g->stride + r) * s->st.Tin;
+                for (int64_t u = 0; u < s->st.Tin; u++) {
+                    int64_t t = u * g->stride + r - g->pad_l;
+                    dst[u] = t >= 0 && t < g->Tin ? src[t] : 0.0f;
+                }
+            }
+        }
+}
+
+/* dx of group gi from the stacked gradient dz: each input step is one
+ * phase's step, or read by no output (0) */
+static void unstack_input(const stacked_conv *s, const float *dz, int gi, float *dx)
+{
+    const conv_geom *g = &s->g;
+    for (int b = 0; b < g->B; b++)
+        for (int ci = 0; ci < s->cg; ci++) {
+            float *dst = dx + ((int64_t)b * g->Cin + (int64_t)gi * s->cg + ci) * g->Tin;
+            const float *src = dz + ((int64_t)b * s->st.Cin + (int64_t)ci * g->stride) * s->st.Tin;
+            for (int64_t t = 0; t < g->Tin; t++) {
+                int64_t p = t + g->pad_l, u = p / g->stride, r = p % g->stride;
+                dst[t] = u < s->st.Tin ? src[r * s->st.Tin + u] : 0.0f;
+            }
+        }
+}
+
+/* wz from w (unstack 0) or dw from dwz (unstack 1) for group gi */
+static void stack_weights(const stacked_conv *s, int gi, const float *from, float *to, int unstack)
+{
+    const conv_geom *g = &s->g;
+    int kq = s->st.K;
+    for (int co = 0; co < s->cog; co++)
+        for (int ci = 0; ci < s->cg; ci++)
+            for (int k = 0; k < kq * g->stride; k++) {
+                int64_t wi = (((int64_t)gi * s->cog + co) * s->cg + ci) * g->K + k;
+                int64_t zi = (((int64_t)co * s->cg + ci) * g->stride + k % g->stride) * kq + k / g->stride;
+                if (unstack && k < g->K)
+                    to[wi] = from[zi];
+                else if (!unstack)
+                    to[zi] = k < g->K ? from[wi] : 0.0f;
+            }
+}
+
+/* One group's rows of a [B, C, T] tensor to or from a packed [B, Cg, T]
+ * (the stacked problems read and write whole tensors). */
+static void group_rows(const float *from, float *to, int B, int C, int cg, int gi, int64_t T, int pack)
+{
+    for (int b = 0; b < B; b++) {
+        const float *src = pack ? from + ((int64_t)b * C + (int64_t)gi * cg) * T : from + (int64_t)b * cg * T;
+        float *dst = pack ? to + (int64_t)b * cg * T : to + ((int64_t)b * C + (int64_t)gi * cg) * T;
+        memcpy(dst, src, (size_t)cg * (size_t)T * sizeof *dst);
+    }
+}
+
+/* One pass of a strided or grouped convolution through the stacked
+ * problems.  a, b: x and w (forward), dy and w (input gradient), x and dy
+ * (weight gradient); bias for the forward and the input gradient. */
+static jc_status conv_stacked(jc_cpu_ctx *c, const conv_geom *g, stack_pass pass, const float *a, const float *b,
+                              const float *bias, float *out)
+{
+    stacked_conv s = stacked_of(g);
+    size_t nz, ny;
+    float *z = jc_cpu_outer_scratch(c, stacked_floats(&s, &nz, &ny));
+    if (!z)
+        return JC_ERR_NOMEM;
+    float *yg = z + nz, *wz = yg + ny;
+    jc_status st = JC_OK;
+    for (int gi = 0; st == JC_OK && gi < g->G; gi++) {
+        /* this group's output (forward) or output gradient, as [B, Cog, Tout] */
+        float *rows = g->G > 1 ? yg : pass == STACK_FORWARD ? out : (float *)(pass == STACK_BWD_INPUT ? a : b);
+        const float *bias_g = bias && pass == STACK_FORWARD ? bias + (int64_t)gi * s.cog : NULL;
+        if (g->G > 1 && pass != STACK_FORWARD)
+            group_rows(pass == STACK_BWD_INPUT ? a : b, rows, g->B, g->Cout, s.cog, gi, g->Tout, 1);
+        if (pass == STACK_FORWARD) {
+            stack_input(&s, a, gi, z);
+            stack_weights(&s, gi, b, wz, 0);
+            st = conv_forward(c, &s.st, z, wz, bias_g, rows);
+            if (st == JC_OK && g->G > 1)
+                group_rows(rows, out, g->B, g->Cout, s.cog, gi, g->Tout, 0);
+        } else if (pass == STACK_BWD_INPUT) {
+            stack_weights(&s, gi, b, wz, 0);
+            st = conv_bwd_input_as_conv(c, &s.st, rows, wz, NULL, z);
+            if (st == JC_OK)
+                unstack_input(&s, z, gi, out);
+        } else {
+            stack_input(&s, a, gi, z);
+            st = conv_bwd_weight(c, &s.st, z, rows, wz);
+            if (st == JC_OK)
+                stack_weights(&s, gi, wz, out, 1);
+        }
+    }
+    if (st == JC_OK && pass == STACK_BWD_INPUT && bias)
+        for (int bi = 0; bi < g->B; bi++)
+            add_bias(out + (int64_t)bi * g->Cin * g->Tin, bias, g->Cin, g->Tin);
+    return st;
+}
+
+/* ------------------------------------------------------- entry points */
+
+jc_status jc_cpu_conv1d(jc_cpu_ctx *c, jc_tensor *t)
+{
+    const jc_tensor *x = t->src[0], *w = t->src[1], *bias = t->src[2];
+    conv_geom g = geom_of(x, t, w, t);
+    const float *xd = jc_cpu_data(x), *wd = jc_cpu_data(w), *bd = bias ? jc_cpu_data(bias) : NULL;
+    float *yd = jc_cpu_data(t);
+    if (is_depthwise(&g)) {
+        dw_job j = {&g, xd, wd, bd, NULL, yd};
+        jc_cpu_parallel(c, (long)g.B * g.Cin, (double)(g.Tout * g.K), dw_forward_range, &j);
+        return JC_OK;
+    }
+    if (use_stacked(&g, STACK_FORWARD))
+        return conv_stacked(c, &g, STACK_FORWARD, xd, wd, bd, yd);
+    return conv_forward(c, &g, xd, wd, bd, yd);
+}
+
+jc_status jc_cpu_conv1d_bwd_input(jc_cpu_ctx *c, jc_tensor *t)
+{
+    /* t = dx [B, Cin, Tin]; src: dy [B, Cout, Tout], w [Cout, Cin/G, K] */
+    const jc_tensor *dy = t->src[0], *w = t->src[1], *bias = t->src[2];
+    conv_geom g = geom_of(t, dy, w, t);
+    const float *dyd = jc_cpu_data(dy), *wd = jc_cpu_data(w), *bd = bias ? jc_cpu_data(bias) : NULL;
+    float *dxd = jc_cpu_data(t);
+    if (is_depthwise(&g)) {
+        dw_job j = {&g, NULL, wd, bd, dyd, dxd};
+        jc_cpu_parallel(c, (long)g.B * g.Cin, (double)(g.Tout * g.K), dw_bwd_input_range, &j);
+        return JC_OK;
+    }
+    if (use_stacked(&g, STACK_BWD_INPUT))
+        return conv_stacked(c, &g, STACK_BWD_INPUT, dyd, wd, bd, dxd);
+    return conv_bwd_input(c, &g, dyd, wd, bd, dxd);
+}
+
+jc_status jc_cpu_conv1d_bwd_weight(jc_cpu_ctx *c, jc_tensor *t)
+{
+    /* t = dw [Cout, Cin/G, K]; src: x [B, Cin, Tin], dy [B, Cout, Tout] */
+    const jc_tensor *x = t->src[0], *dy = t->src[1];
+    conv_geom g = geom_of(x, dy, t, t);
+    const float *xd = jc_cpu_data(x), *dyd = jc_cpu_data(dy);
+    float *dwd = jc_cpu_data(t);
+    if (is_depthwise(&g)) {
+        dw_job j = {&g, xd, NULL, NULL, dyd, dwd};
+        jc_cpu_parallel(c, g.Cin, (double)(g.B * g.Tout * g.K), dw_bwd_weight_range, &j);
+        return JC_OK;
+    }
+    if (use_stacked(&g, STACK_BWD_WEIGHT))
+        return conv_stacked(c, &g, STACK_BWD_WEIGHT, xd, dyd, NULL, dwd);
+    return conv_bwd_weight(c, &g, xd, dyd, dwd);
 }
