@@ -78,7 +78,14 @@ void jt_mpd(jt_nn *m, const jt_decoder_shape *s, jc_tensor *wave, jt_disc_out *o
         int64_t pad = (p - T % p) % p;
         if (pad)
             x = jc_pad(g, x, 2, 0, (int)pad, JC_PAD_REFLECT);
-        x = jc_reshape(g, x, 4, (int64_t[]){B, 1, (T + pad) / p, p}); /* [B, 1, H, W=p] */
+        /* the 2-D convolutions with (k, 1) kernels are 1-D ones along H for
+         * every column w: the columns become batch rows once, [B*p, 1, H]
+         * (row b*p + w), and stay so through every layer (the feature
+         * matching and the scores only compare real with fake rows, which
+         * keep their halves of the batch), not permuted at each layer */
+        int64_t H = (T + pad) / p;
+        x = jc_permute(g, jc_reshape(g, x, 3, (int64_t[]){B, H, p}), (int[]){0, 2, 1});
+        x = jc_reshape(g, x, 3, (int64_t[]){B * p, 1, H});
         for (int l = 0; l < 6 && x; l++) {
             int last = l == 5, cout = last ? 1 : chans[l < 4 ? l : 4] / s->disc_div;
             int k = last ? 3 : 5, stride = l < 4 ? 3 : 1, padding = last ? 1 : 2;
@@ -90,7 +97,7 @@ void jt_mpd(jt_nn *m, const jt_decoder_shape *s, jc_tensor *wave, jt_disc_out *o
             jc_tensor *w = jt_param(m, "weight", 3, (int64_t[]){cout, cin, k}, JT_INIT_FAN_IN, fan_in);
             jc_tensor *b = jt_param(m, "bias", 1, (int64_t[]){cout}, JT_INIT_FAN_IN, fan_in);
             jt_unscope(m, sl);
-            x = jc_conv2d_k1(g, x, w, b, (jc_conv_params){stride, padding, padding, 1, 1});
+            x = jc_conv1d(g, x, w, b, (jc_conv_params){stride, padding, padding, 1, 1});
             if (!last) {
                 x = jc_leaky_relu(g, x, 0.1f);
                 add_feature(out, x);
