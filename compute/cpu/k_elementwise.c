@@ -106,6 +106,9 @@ static void binary_range(void *p, long lo, long hi)
         else if (kind == JC_BIN_MUL && as == 1 && bs == 1)
             for (int64_t k = 0; k < n3; k++)
                 y[k] = a[k] * b[k];
+        else if (kind == JC_BIN_SUB && as == 1 && bs == 1) /* the L1 losses' differences */
+            for (int64_t k = 0; k < n3; k++)
+                y[k] = a[k] - b[k];
         else if (kind == JC_BIN_MUL && as == 1 && bs == 0)
             for (int64_t k = 0; k < n3; k++)
                 y[k] = a[k] * b[0];
@@ -196,7 +199,10 @@ static void unary_grad_range(void *p, long lo, long hi)
     float p0 = j->t->fp[0], p1 = j->t->fp[1];
     const float *x = j->x, *dy = j->dy;
     float *dx = j->out;
-    switch (kind) { /* vectorisable loops for the common cheap kinds */
+    const float *y = j->y;
+    /* vectorisable loops for the kinds whose derivative is arithmetic, the
+     * expressions of jc_unary_derivative (the same results) */
+    switch (kind) {
     case JC_UN_LEAKY_RELU:
         for (long i = lo; i < hi; i++)
             dx[i] = dy[i] * (x[i] > 0 ? 1.0f : p0);
@@ -205,9 +211,33 @@ static void unary_grad_range(void *p, long lo, long hi)
         for (long i = lo; i < hi; i++)
             dx[i] = dy[i] * (2.0f * x[i]);
         return;
+    case JC_UN_ABS: /* every L1 loss: the feature matching's on each feature map */
+        for (long i = lo; i < hi; i++)
+            dx[i] = dy[i] * (x[i] > 0 ? 1.0f : (x[i] < 0 ? -1.0f : 0.0f));
+        return;
+    case JC_UN_EXP:
+        for (long i = lo; i < hi; i++)
+            dx[i] = dy[i] * y[i];
+        return;
+    case JC_UN_LOG:
+        for (long i = lo; i < hi; i++)
+            dx[i] = dy[i] * (1.0f / x[i]);
+        return;
+    case JC_UN_SQRT:
+        for (long i = lo; i < hi; i++)
+            dx[i] = dy[i] * (0.5f / y[i]);
+        return;
+    case JC_UN_TANH:
+        for (long i = lo; i < hi; i++)
+            dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+        return;
+    case JC_UN_SIGMOID:
+        for (long i = lo; i < hi; i++)
+            dx[i] = dy[i] * (y[i] * (1.0f - y[i]));
+        return;
     default:
         for (long i = lo; i < hi; i++)
-            dx[i] = dy[i] * jc_unary_derivative(kind, x[i], j->y[i], p0, p1);
+            dx[i] = dy[i] * jc_unary_derivative(kind, x[i], y[i], p0, p1);
     }
 }
 
