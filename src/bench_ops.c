@@ -117,7 +117,7 @@ typedef struct {
     int fp16;
 } bench_row;
 static const bench_row rows[] = {{0, 0}, {0, 1}, {12, 0}, {1, 0}, {1, 1}, {2, 0}, {3, 0}, {4, 0},
-                                 {5, 0}, {6, 0}, {7, 0}, {8, 0}, {9, 0}, {10, 0}, {11, 0}, {13, 0}};
+                                 {5, 0}, {6, 0}, {7, 0}, {8, 0}, {9, 0}, {10, 0}, {11, 0}, {13, 0}, {14, 0}};
 #define N_ROWS ((int)(sizeof rows / sizeof rows[0]))
 
 /* in[i], declared on first use: every repetition of a row reads the same
@@ -197,6 +197,13 @@ static jc_tensor *record_op(jc_graph *g, int k, jc_tensor **in, bench_graph *b)
         b->name = "rdft N 2048, 1504 rows";
         b->flops = 1504 * 2.5 * 2048 * 11, b->bytes = f * 1504 * (2048 + 2050);
         return jc_rdft(g, input(g, in, 0, 2, (int64_t[]){1504, 2048}));
+    case 14:
+        /* the multi-scale discriminator's grouped layers: 4 input and 16
+         * output channels a group */
+        b->name = "conv1d 64->256 k41 stride 4 groups 16, T 12000";
+        b->flops = 2.0 * 256 * 4 * 41 * 3000, b->bytes = f * (64 * 12000 + 256 * 3000 + 256 * 4 * 41);
+        return jc_conv1d(g, input(g, in, 0, 3, (int64_t[]){1, 64, 12000}),
+                         input(g, in, 1, 3, (int64_t[]){256, 4, 41}), NULL, (jc_conv_params){4, 20, 20, 1, 16});
     default:
         b->name = "softmax [4096, 1024]";
         b->bytes = 2 * f * 4096 * 1024;
