@@ -2,8 +2,8 @@
  * (generator step, and with --adversarial the discriminator step too) and
  * memory, on the same kind of random input as scripts/torch_stage2.py so
  * the two can be compared in one run (scripts/bench-stage2.sh).  The steps
- * are those of `jepatok train stage2` (src/train_stage2.c) with the encoder
- * frozen. */
+ * are those of `jepatok train stage2` (src/train_stage2.c), the encoder
+ * frozen unless --finetune-encoder. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +18,12 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: jepatok bench stage2 [--config NAME] [--batch N] [--crop-seconds S] [--steps N]\n"
                "                            [--warmup N] [--threads N] [--backend NAME] [--adversarial]\n"
+               "                            [--finetune-encoder S]\n"
                "Seconds per stage-2 training step (frozen encoder, decoder, L1 + MRSTFT, backward,\n"
                "clipping, AdamW; with --adversarial also the LSGAN and feature-matching terms and\n"
-               "the discriminator step) on random clips, median of --steps after --warmup; one\n"
-               "JSON line.\n");
+               "the discriminator step; with --finetune-encoder S > 0 the encoder's backward and\n"
+               "AdamW too, at S times the learning rate, as train stage2) on random clips, median\n"
+               "of --steps after --warmup; one JSON line.\n");
 }
 
 int jt_bench_stage2(int argc, char **argv)
@@ -55,6 +57,9 @@ int jt_bench_stage2(int argc, char **argv)
     dc.lr = cfg.lr_disc;
     jc_adamw *opt_gen = jc_adamw_new(m.gen, gc, &e);
     jc_adamw *opt_disc = opt_gen && adversarial ? jc_adamw_new(m.disc, dc, &e) : NULL;
+    jc_adamw_config ec = gc;
+    ec.lr = cfg.lr * (float)o.finetune_encoder;
+    jc_adamw *opt_enc = opt_gen && o.finetune_encoder > 0 ? jc_adamw_new(m.enc, ec, &e) : NULL;
     int64_t hop = jt_config_hop(&cfg), T = ((int64_t)(crop_s * cfg.sample_rate) + hop - 1) / hop * hop;
     jt_gen_step gs = {0};
     jt_disc_step ds = {0};
@@ -62,11 +67,11 @@ int jt_bench_stage2(int argc, char **argv)
     float *wave = NULL, *ones = NULL;
     int64_t *len = NULL;
     double *times = NULL;
-    if (!opt_gen || (adversarial && !opt_disc)) {
+    if (!opt_gen || (adversarial && !opt_disc) || (o.finetune_encoder > 0 && !opt_enc)) {
         fprintf(stderr, "jepatok bench stage2: %s\n", e.msg);
         goto out;
     }
-    if (jt_gen_step_build(&gs, &m, opt_gen, NULL, batch, T, adversarial, err, sizeof err) ||
+    if (jt_gen_step_build(&gs, &m, opt_gen, opt_enc, batch, T, adversarial, err, sizeof err) ||
         (adversarial && jt_disc_step_build(&ds, &m, opt_disc, batch, T, err, sizeof err))) {
         fprintf(stderr, "jepatok bench stage2: %s\n", err);
         goto out;
@@ -98,6 +103,8 @@ int jt_bench_stage2(int argc, char **argv)
     for (int64_t k = 0; !st && k < warmup + steps; k++) {
         double t0 = jt_now();
         st = jc_adamw_begin_step(opt_gen, &e);
+        if (!st && opt_enc)
+            st = jc_adamw_begin_step(opt_enc, &e);
         if (!st)
             st = jc_graph_compute(gs.g, &e);
         if (!st && adversarial) {
@@ -126,17 +133,19 @@ int jt_bench_stage2(int argc, char **argv)
     size_t params = (size_t)(jc_store_nelem(m.enc, 0) + jc_store_nelem(m.gen, 0) +
                              (m.disc ? jc_store_nelem(m.disc, 0) : 0)) * 4;
     size_t optim = (size_t)(jc_store_nelem(jc_adamw_state(opt_gen), 0) +
-                            (opt_disc ? jc_store_nelem(jc_adamw_state(opt_disc), 0) : 0)) * 4;
+                            (opt_disc ? jc_store_nelem(jc_adamw_state(opt_disc), 0) : 0) +
+                            (opt_enc ? jc_store_nelem(jc_adamw_state(opt_enc), 0) : 0)) * 4;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     jc_device_info info;
     jc_backend_device_info(be, &info);
-    printf("{\"config\": \"%s\", \"batch\": %lld, \"crop_seconds\": %.2f, \"adversarial\": %s, \"backend\": \"%s\", "
+    printf("{\"config\": \"%s\", \"batch\": %lld, \"crop_seconds\": %.2f, \"adversarial\": %s, "
+           "\"finetune_encoder\": %g, \"backend\": \"%s\", "
            "\"device\": \"%s\", \"threads\": %d, \"seconds_per_step\": %.4f, \"planned_activation_mib\": %.1f, "
            "\"planned_disc_activation_mib\": %.1f, \"params_mib\": %.1f, \"optimiser_mib\": %.1f, "
            "\"peak_rss_mib\": %.1f, \"loss_g\": %.6g, \"loss_d\": %.6g}\n",
            cfg.name, (long long)batch, (double)T / cfg.sample_rate, adversarial ? "true" : "false",
-           jc_backend_name(be), info.name, info.compute_units, median,
+           o.finetune_encoder, jc_backend_name(be), info.name, info.compute_units, median,
            (double)gst.planned_bytes / 1048576.0, (double)dst.planned_bytes / 1048576.0,
            (double)params / 1048576.0, (double)optim / 1048576.0, (double)ru.ru_maxrss / 1024.0, loss_g, loss_d);
     status = 0;
@@ -149,6 +158,7 @@ out:
     jt_disc_step_free(&ds);
     jc_adamw_free(opt_gen);
     jc_adamw_free(opt_disc);
+    jc_adamw_free(opt_enc);
     jt_stage2_model_free(&m);
     jc_backend_free(be);
     return status;

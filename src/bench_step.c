@@ -31,6 +31,8 @@ int jt_step_bench_parse(int argc, char **argv, const char *cmd, int with_adversa
             b->backend = argv[++i];
         else if (with_adversarial && !strcmp(argv[i], "--adversarial"))
             b->adversarial = 1;
+        else if (with_adversarial && has && !strcmp(argv[i], "--finetune-encoder"))
+            b->finetune_encoder = atof(argv[++i]);
         else if (strcmp(argv[i], cmd + strlen("jepatok bench ")) != 0) {
             fprintf(stderr, "%s: unknown argument '%s'\n", cmd, argv[i]);
             return 2;

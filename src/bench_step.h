@@ -12,11 +12,12 @@ typedef struct {
     const char *config, *backend;
     int64_t batch, steps, warmup, threads;
     double crop_seconds;
-    int adversarial; /* stage 2 only */
+    int adversarial;        /* stage 2 only */
+    double finetune_encoder; /* stage 2 only: > 0 trains the encoder too */
 } jt_step_bench;
 
 /* Parse the options after `bench STAGE` into b (holding the defaults) and
- * look up the configuration.  0: go on; 1: --help was asked; 2: a usage
+ * look up the configuration (with_adversarial: the stage-2 options too).  0: go on; 1: --help was asked; 2: a usage
  * error, already printed with cmd ("jepatok bench stage1"). */
 int jt_step_bench_parse(int argc, char **argv, const char *cmd, int with_adversarial, jt_step_bench *b,
                         jt_config *cfg);
