@@ -4,7 +4,9 @@
  * convolutions (one channel per group) use a direct loop instead, and
  * stride-1 single-group forward convolutions (and the input gradients that
  * reduce to one) the direct kernel of k_conv_direct.c where it is faster,
- * and their weight gradients that of k_conv_direct_dw.c. */
+ * and their weight gradients that of k_conv_direct_dw.c.  Strided or
+ * grouped convolutions become such stride-1 ones over their input's phases
+ * where that is faster ("phase-stacked convolutions", below). */
 #include <stdlib.h>
 #include <string.h>
 
