@@ -45,20 +45,44 @@ static void fft_lanes(v4f *re, v4f *im, int64_t m, const fft_job *j, float sign)
     }
 }
 
+/* Element i of the four rows p[0..3] as one vector, and back (to the
+ * first `lanes` rows only: the last group may have fewer). */
+static inline v4f gather4(const float *const *p, int64_t i) { return (v4f){p[0][i], p[1][i], p[2][i], p[3][i]}; }
+
+static inline void scatter4(float *const *p, int64_t i, v4f v, int lanes)
+{
+    if (lanes == LANES) {
+        p[0][i] = v[0];
+        p[1][i] = v[1];
+        p[2][i] = v[2];
+        p[3][i] = v[3];
+    } else
+        for (int l = 0; l < lanes; l++)
+            p[l][i] = v[l];
+}
+
+/* The rows of a group: missing rows of the last group read the first and
+ * are never written. */
+static void group_rows(const fft_job *j, int64_t r0, int lanes, int64_t in_len, int64_t out_len, const float **in,
+                       float **out)
+{
+    for (int l = 0; l < LANES; l++) {
+        in[l] = j->in + (r0 + (l < lanes ? l : 0)) * in_len;
+        out[l] = j->out + (r0 + l) * out_len;
+    }
+}
+
 /* X[k] = E[k] + exp(-2 pi i k / N) O[k] with E, O the spectra of the even
  * and odd samples: E = (Z[k] + conj Z[M-k]) / 2, O = -i (Z[k] - conj Z[M-k]) / 2. */
 static void rdft_rows(const fft_job *j, int64_t r0, int lanes, v4f *re, v4f *im)
 {
     int64_t n = j->n, m = n / 2, bins = m + 1;
+    const float *x[LANES];
+    float *y[LANES];
+    group_rows(j, r0, lanes, n, 2 * bins, x, y);
     for (int64_t q = 0; q < m; q++) {
-        v4f vr = {0}, vi = {0};
-        for (int l = 0; l < lanes; l++) {
-            const float *x = j->in + (r0 + l) * n + 2 * q;
-            vr[l] = x[0];
-            vi[l] = x[1];
-        }
-        re[j->rev[q]] = vr;
-        im[j->rev[q]] = vi;
+        re[j->rev[q]] = gather4(x, 2 * q);
+        im[j->rev[q]] = gather4(x, 2 * q + 1);
     }
     fft_lanes(re, im, m, j, -1.0f);
     for (int64_t k = 0; k <= m; k++) {
@@ -68,11 +92,8 @@ static void rdft_rows(const fft_job *j, int64_t r0, int lanes, v4f *re, v4f *im)
         v4f odr = (zi - ci) * 0.5f, odi = (cr - zr) * 0.5f;
         float wc = j->cosv[k], ws = j->sinv[k];
         v4f xr = er + odr * wc + odi * ws, xi = ei + odi * wc - odr * ws;
-        for (int l = 0; l < lanes; l++) {
-            float *y = j->out + (r0 + l) * 2 * bins;
-            y[k] = xr[l];
-            y[bins + k] = xi[l];
-        }
+        scatter4(y, k, xr, lanes);
+        scatter4(y, bins + k, xi, lanes);
     }
 }
 
@@ -84,17 +105,15 @@ static void rdft_rows(const fft_job *j, int64_t r0, int lanes, v4f *re, v4f *im)
 static void rdft_adjoint_rows(const fft_job *j, int64_t r0, int lanes, v4f *re, v4f *im)
 {
     int64_t n = j->n, m = n / 2, bins = m + 1;
+    const float *y[LANES];
+    float *x[LANES];
+    group_rows(j, r0, lanes, 2 * bins, n, y, x);
+    const v4f zero = {0, 0, 0, 0};
     for (int64_t k = 0; k < m; k++) {
         int64_t c = m - k; /* W[k + M] = conj W[M - k] */
         float hk = k == 0 ? 1.0f : 0.5f, hc = c == m ? 1.0f : 0.5f;
-        v4f pr = {0}, pi = {0}, qr = {0}, qi = {0};
-        for (int l = 0; l < lanes; l++) {
-            const float *y = j->in + (r0 + l) * 2 * bins;
-            pr[l] = y[k] * hk;
-            pi[l] = k == 0 ? 0.0f : y[bins + k] * 0.5f;
-            qr[l] = y[c] * hc;
-            qi[l] = c == m ? 0.0f : -y[bins + c] * 0.5f;
-        }
+        v4f pr = gather4(y, k) * hk, pi = k == 0 ? zero : gather4(y, bins + k) * 0.5f;
+        v4f qr = gather4(y, c) * hc, qi = c == m ? zero : -gather4(y, bins + c) * 0.5f;
         float wc = j->cosv[k], ws = j->sinv[k];
         v4f dr = pr - qr, di = pi - qi;
         v4f odr = dr * wc - di * ws, odi = di * wc + dr * ws;
@@ -102,12 +121,10 @@ static void rdft_adjoint_rows(const fft_job *j, int64_t r0, int lanes, v4f *re, 
         im[j->rev[k]] = pi + qi + odr;
     }
     fft_lanes(re, im, m, j, 1.0f);
-    for (int64_t q = 0; q < m; q++)
-        for (int l = 0; l < lanes; l++) {
-            float *x = j->out + (r0 + l) * n + 2 * q;
-            x[0] = re[q][l];
-            x[1] = im[q][l];
-        }
+    for (int64_t q = 0; q < m; q++) {
+        scatter4(x, 2 * q, re[q], lanes);
+        scatter4(x, 2 * q + 1, im[q], lanes);
+    }
 }
 
 /* Worker w takes its share of the groups of four rows and its own work
