@@ -44,8 +44,8 @@ typedef enum {
     JC_OP_FMA_PEAK,         /* benchmark only: 8 chains of ip[0] FMAs per element (bench ops) */
     JC_OP_SOFTMAX,          /* ip[0] axis: exp(x - max) / sum, fused */
     JC_OP_SOFTMAX_GRAD,     /* src: y (the softmax), dy -> dx = y * (dy - sum(dy * y)); ip[0] axis */
-    JC_OP_RDFT,             /* real DFT along the last axis (length N, a power of two) -> [..., 2 (N/2+1)] */
-    JC_OP_RDFT_ADJOINT,     /* its transpose: [..., 2 (N/2+1)] -> [..., N] */
+    JC_OP_RDFT,             /* real DFT along the last axis -> [..., 2 (N/2+1)]; src: x, twiddles; ip: N (a power of two), log2(N/2) */
+    JC_OP_RDFT_ADJOINT,     /* its transpose: [..., 2 (N/2+1)] -> [..., N]; src and ip as RDFT */
     JC_OP_COUNT
 } jc_op;
 

@@ -410,6 +410,8 @@ jc_tensor *jc_rdft_node(jc_graph *g, int adjoint, jc_tensor *a, jc_tensor *twidd
         t->src[0] = a;
         t->src[1] = twiddles;
         t->ip[0] = (int)n;
+        while (((int64_t)2 << t->ip[1]) < n) /* log2(N/2), which every backend's bit reversal needs */
+            t->ip[1]++;
     }
     return t;
 }

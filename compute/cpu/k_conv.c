@@ -585,27 +585,33 @@ static jc_status conv_stacked(jc_cpu_ctx *c, const conv_geom *g, stack_pass pass
     if (!z)
         return JC_ERR_NOMEM;
     float *yg = z + nz, *wz = yg + ny;
+    const float *dy = pass == STACK_BWD_INPUT ? a : b; /* the gradients' dy */
     jc_status st = JC_OK;
     for (int gi = 0; st == JC_OK && gi < g->G; gi++) {
-        /* this group's output (forward) or output gradient, as [B, Cog, Tout] */
-        float *rows = g->G > 1 ? yg : pass == STACK_FORWARD ? out : (float *)(pass == STACK_BWD_INPUT ? a : b);
-        const float *bias_g = bias && pass == STACK_FORWARD ? bias + (int64_t)gi * s.cog : NULL;
-        if (g->G > 1 && pass != STACK_FORWARD)
-            group_rows(pass == STACK_BWD_INPUT ? a : b, rows, g->B, g->Cout, s.cog, gi, g->Tout, 1);
         if (pass == STACK_FORWARD) {
+            /* this group's output rows, as [B, Cog, Tout] */
+            float *y_g = g->G > 1 ? yg : out;
             stack_input(&s, a, gi, z);
             stack_weights(&s, gi, b, wz, 0);
-            st = conv_forward(c, &s.st, z, wz, bias_g, rows);
+            st = conv_forward(c, &s.st, z, wz, bias ? bias + (int64_t)gi * s.cog : NULL, y_g);
             if (st == JC_OK && g->G > 1)
-                group_rows(rows, out, g->B, g->Cout, s.cog, gi, g->Tout, 0);
-        } else if (pass == STACK_BWD_INPUT) {
+                group_rows(y_g, out, g->B, g->Cout, s.cog, gi, g->Tout, 0);
+            continue;
+        }
+        /* this group's output gradient, as [B, Cog, Tout] */
+        const float *dy_g = dy;
+        if (g->G > 1) {
+            group_rows(dy, yg, g->B, g->Cout, s.cog, gi, g->Tout, 1);
+            dy_g = yg;
+        }
+        if (pass == STACK_BWD_INPUT) {
             stack_weights(&s, gi, b, wz, 0);
-            st = conv_bwd_input_as_conv(c, &s.st, rows, wz, NULL, z);
+            st = conv_bwd_input_as_conv(c, &s.st, dy_g, wz, NULL, z);
             if (st == JC_OK)
                 unstack_input(&s, z, gi, out);
         } else {
             stack_input(&s, a, gi, z);
-            st = conv_bwd_weight(c, &s.st, z, rows, wz);
+            st = conv_bwd_weight(c, &s.st, z, dy_g, wz);
             if (st == JC_OK)
                 stack_weights(&s, gi, wz, out, 1);
         }

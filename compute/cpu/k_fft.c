@@ -165,9 +165,7 @@ jc_status jc_cpu_rdft(jc_cpu_ctx *c, jc_tensor *t)
     if (!s)
         return JC_ERR_NOMEM;
     int32_t *rev = (int32_t *)s;
-    int bits = 0;
-    while (((int64_t)1 << bits) < m)
-        bits++;
+    int bits = t->ip[1];
     for (int64_t q = 0; q < m; q++) {
         int32_t r = 0;
         for (int b = 0; b < bits; b++)

@@ -13,13 +13,13 @@ typedef struct {
     const float *a, *b; /* softmax: x; gradient: y and dy */
     float *out;
     int64_t n, inner;
+    long blocks; /* of SOFTMAX_BLOCK inner indices per outer index */
 } softmax_job;
 
 /* The block of item w: its first element's offset and its width. */
 static int64_t block_of(const softmax_job *j, long w, int64_t *len)
 {
-    long blocks = (long)((j->inner + SOFTMAX_BLOCK - 1) / SOFTMAX_BLOCK);
-    int64_t o = w / blocks, i0 = (w % blocks) * SOFTMAX_BLOCK;
+    int64_t o = w / j->blocks, i0 = (w % j->blocks) * SOFTMAX_BLOCK;
     *len = j->inner - i0 < SOFTMAX_BLOCK ? j->inner - i0 : SOFTMAX_BLOCK;
     return o * j->n * j->inner + i0;
 }
@@ -78,9 +78,9 @@ void jc_cpu_softmax(jc_cpu_ctx *c, jc_tensor *t)
 {
     int grad = t->op == JC_OP_SOFTMAX_GRAD;
     int64_t outer;
-    softmax_job j = {jc_cpu_data(t->src[0]), grad ? jc_cpu_data(t->src[1]) : NULL, jc_cpu_data(t), 0, 0};
+    softmax_job j = {jc_cpu_data(t->src[0]), grad ? jc_cpu_data(t->src[1]) : NULL, jc_cpu_data(t), 0, 0, 0};
     jc_split_axis(t, t->ip[0], &outer, &j.n, &j.inner);
-    long blocks = (long)((j.inner + SOFTMAX_BLOCK - 1) / SOFTMAX_BLOCK);
+    j.blocks = (long)((j.inner + SOFTMAX_BLOCK - 1) / SOFTMAX_BLOCK);
     double cost = 3.0 * (double)j.n * (double)(j.inner < SOFTMAX_BLOCK ? j.inner : SOFTMAX_BLOCK);
-    jc_cpu_parallel(c, (long)outer * blocks, cost, grad ? softmax_grad_range : softmax_range, &j);
+    jc_cpu_parallel(c, (long)outer * j.blocks, cost, grad ? softmax_grad_range : softmax_range, &j);
 }

@@ -629,15 +629,12 @@ static cl_int op_rdft(jc_cl_ctx *c, jc_tensor *t)
 {
     jc_cl_kernel_id id = t->op == JC_OP_RDFT_ADJOINT ? K_RDFT_ADJOINT : K_RDFT;
     int64_t n = t->ip[0], len = t->shape[t->ndim - 1];
-    unsigned bits = 0;
-    while (((int64_t)2 << bits) < n)
-        bits++;
     kargs k = args_of(c, id);
     arg_t(&k, t->src[0]);
     arg_t(&k, t->src[1]);
     arg_t(&k, t);
     arg_u(&k, (uint64_t)n);
-    arg_u(&k, bits);
+    arg_u(&k, (uint64_t)t->ip[1]);
     arg_local(&k, (size_t)n * sizeof(float));
     return run_groups(&k, id, (size_t)(jc_tensor_nelem(t) / len));
 }

@@ -701,11 +701,8 @@ static jc_status rec_softmax(jc_vk_ctx *c, jc_tensor *t, jc_error *err)
 static jc_status rec_rdft(jc_vk_ctx *c, jc_tensor *t, jc_error *err)
 {
     int64_t n = t->ip[0], len = t->shape[t->ndim - 1];
-    uint32_t bits = 0;
-    while (((int64_t)2 << bits) < n)
-        bits++;
     fft_pc pc = {.x = jc_vk_addr(t->src[0]), .tw = jc_vk_addr(t->src[1]), .y = jc_vk_addr(t),
-                 .rows = u32(jc_tensor_nelem(t) / len), .n = u32(n), .bits = bits};
+                 .rows = u32(jc_tensor_nelem(t) / len), .n = u32(n), .bits = (uint32_t)t->ip[1]};
     jc_vk_access acc[3] = {{t->src[0], 0}, {t->src[1], 0}, {t, 1}};
     uint32_t spec[2] = {64, t->op == JC_OP_RDFT_ADJOINT};
     return jc_vk_dispatch_1d(c, JC_VK_SH_FFT, spec, 2, &pc, sizeof pc, pc.rows, 1, acc, 3, err);
