@@ -88,8 +88,11 @@ static void usage(FILE *f)
             "  --finetune-encoder S train the encoder too, at S times the learning rate\n"
             "                       (default 0: frozen)\n"
             "  --init MODEL         start the encoder and the decoder from a model file\n"
-            "                       (e.g. the shipped one, to train it further; strict\n"
-            "                       load; replaces --encoder)\n"
+            "                       (e.g. the shipped one, to train it further; replaces\n"
+            "                       --encoder); --config may widen the decoder\n"
+            "                       (dec_channels): the model's weights fill the larger\n"
+            "                       tensors and the grown model decodes as the original\n"
+            "                       until the new channels have learnt\n"
             "  DIR receives checkpoint.safetensors, model.safetensors (the tokenizer that\n"
             "  encode and decode load), metrics.jsonl, loss.svg and spectrogram.png (an\n"
             "  input above its reconstruction, at every checkpoint).\n");

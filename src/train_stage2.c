@@ -9,6 +9,7 @@
 #include "data.h"
 #include "metrics.h"
 #include "model_file.h"
+#include "model_grow.h"
 #include "spectrogram.h"
 #include "stage2.h"
 #include "train.h"
@@ -205,10 +206,10 @@ int jt_train_stage2(const jt_train_opts *o)
         if (r.opt_enc)
             jc_adamw_set_step(r.opt_enc, step);
         fprintf(stderr, "resuming %s at step %lld\n", o->out, (long long)step);
-    } else if (o->init) { /* a model file holds exactly the encoder and the decoder */
-        jc_store *stores[] = {r.m.enc, r.m.gen, NULL};
-        if (jc_safetensors_load(o->init, stores, NULL, &e)) {
-            snprintf(err, sizeof err, "starting from %s: %s", o->init, e.msg);
+    } else if (o->init) { /* the encoder and decoder of a model file, the decoder possibly widened */
+        char gerr[900];
+        if (jt_model_grow_from(&r.m, o->init, gerr, sizeof gerr)) {
+            snprintf(err, sizeof err, "starting from %s: %s", o->init, gerr);
             goto out;
         }
     } else {

@@ -5,13 +5,16 @@
  * exact frame and sample counts, a batch equal to its clips alone, chunked
  * decoding equal to whole decoding, chunked encoding close to whole
  * encoding, streaming encoding and decoding identical to whole-buffer
- * encoding and decoding, and the decoder's output range. */
+ * encoding and decoding, the decoder's output range, and a model grown into
+ * a wider decoder decoding as before. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "codec.h"
+#include "model_file.h"
+#include "model_grow.h"
 #include "sha256.h"
 #include "testutil.h"
 
@@ -730,6 +733,104 @@ static void test_streaming(jt_codec *c)
     c->dec_context = dctx;
 }
 
+/* ------------------------------------------------------------ growing */
+/* Decode F random frames with the model file at path; NULL on failure. */
+static float *decode_random(const char *path, int64_t F, char *err, size_t errlen)
+{
+    jt_model mdl;
+    jt_codec c;
+    if (jt_model_open(&mdl, path, err, errlen))
+        return NULL;
+    float *pcm = NULL;
+    if (jt_codec_open(&c, &mdl, NULL, NULL, err, errlen) == 0) {
+        const jt_fsq_layout *fl = &mdl.fsq;
+        uint16_t *tok = malloc((size_t)(F * fl->n_groups) * sizeof *tok);
+        jc_rng r;
+        jc_rng_seed(&r, 5);
+        int digits[JT_MAX_DIMS];
+        for (int64_t f = 0; tok && f < F; f++) {
+            for (int d = 0; d < fl->dims; d++)
+                digits[d] = (int)jc_rng_below(&r, fl->levels[d]);
+            jt_fsq_pack(fl, digits, tok + f * fl->n_groups);
+        }
+        if (tok && jt_codec_decode(&c, tok, F, &pcm, err, errlen))
+            pcm = NULL;
+        free(tok);
+        jt_codec_close(&c);
+    }
+    jt_model_close(&mdl);
+    return pcm;
+}
+
+/* A model loaded into a wider decoder (train stage2 --init with wider
+ * dec_channels) decodes exactly as before; shrinking, or a different
+ * encoder, is refused. */
+static void test_grow(const char *path)
+{
+    const int64_t F = 6, n = F * 9600;
+    char err[1024] = "", wide_path[300];
+    jt_config wide;
+    jt_config_preset("tiny", &wide);
+    wide.dec_channels[0] += 5;
+    wide.dec_channels[1] += 3;
+    wide.dec_channels[2] += 4;
+    jt_stage2 w;
+    int r = jt_stage2_model_create(&w, &wide, be, SEED + 1, 0, 0, err, sizeof err);
+    r = r || jt_model_grow_from(&w, path, err, sizeof err);
+    snprintf(wide_path, sizeof wide_path, "%s/wide.safetensors", dir);
+    r = r || jt_model_save(wide_path, &w, JC_DTYPE_F32, NULL, NULL, err, sizeof err);
+    /* the new channels are live: some weights into them are not zero */
+    jc_tensor *up = jc_store_find(w.gen, "dec.blocks.1.up.weight");
+    int64_t cin = up ? jc_tensor_dim(up, 0) : 0, cout = up ? jc_tensor_dim(up, 1) : 0, k = up ? jc_tensor_dim(up, 2) : 0;
+    float *v = malloc((size_t)(cin * cout * k) * sizeof *v);
+    jc_error e = {0};
+    int live = 0, dead_ok = 1;
+    if (!r && v && jc_tensor_get(up, v, &e) == JC_OK)
+        for (int64_t i = 0; i < cin; i++)
+            for (int64_t o = 0; o < cout; o++)
+                for (int64_t t = 0; t < k; t++) {
+                    float x = v[(i * cout + o) * k + t];
+                    int new_in = i >= 8, new_out = o >= 8; /* tiny: 8 -> 8 channels */
+                    live += new_out && x != 0.0f;
+                    dead_ok = dead_ok && !(new_in && !new_out && x != 0.0f);
+                }
+    free(v);
+    tap_ok(r == 0 && cin == 11 && cout == 12 && live > 0 && dead_ok,
+           "grown decoder: weights into new channels keep their initialisation (%d non-zero), weights from new "
+           "into old channels are zero (%s)", live, r ? err : "ok");
+    float *a = r ? NULL : decode_random(path, F, err, sizeof err);
+    float *b = a ? decode_random(wide_path, F, err, sizeof err) : NULL;
+    double diff = a && b ? max_diff(a, b, n) : NAN, peak = 0;
+    for (int64_t i = 0; a && i < n; i++)
+        peak = fabs(a[i]) > peak ? fabs(a[i]) : peak;
+    tap_ok(a && b && diff <= 1e-5 && peak > 1e-3,
+           "the grown model decodes random tokens as the original does: max |diff| %.3g (<= 1e-5, peak %.3g)%s%s",
+           diff, peak, a && b ? "" : ": ", a && b ? "" : err);
+    free(a);
+    free(b);
+
+    jt_config narrow;
+    jt_config_preset("tiny", &narrow);
+    narrow.dec_channels[1] -= 2;
+    jt_stage2 s;
+    err[0] = 0;
+    r = jt_stage2_model_create(&s, &narrow, be, SEED, 0, 0, err, sizeof err) == 0;
+    int refused = r && jt_model_grow_from(&s, path, err, sizeof err) != 0;
+    tap_ok(refused && strstr(err, "grow, not shrink"), "a narrower decoder is refused: %s", err);
+    if (r)
+        jt_stage2_model_free(&s);
+    jt_config enc_wide;
+    jt_config_preset("tiny", &enc_wide);
+    enc_wide.enc_channels[0] += 2;
+    err[0] = 0;
+    r = jt_stage2_model_create(&s, &enc_wide, be, SEED, 0, 0, err, sizeof err) == 0;
+    refused = r && jt_model_grow_from(&s, wide_path, err, sizeof err) != 0;
+    tap_ok(refused && strstr(err, "only the decoder can grow"), "a different encoder is refused: %s", err);
+    if (r)
+        jt_stage2_model_free(&s);
+    jt_stage2_model_free(&w);
+}
+
 int main(void)
 {
     be = tu_backend();
@@ -755,6 +856,7 @@ int main(void)
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     test_model_file(&m, path);
     jt_stage2_model_free(&m);
+    test_grow(path);
 
     jt_model mdl;
     jt_codec c;
