@@ -68,8 +68,11 @@ static int grow_tensor(jc_tensor *t, const jc_tensor *from, int exact, char *err
     float *old = malloc((size_t)jc_tensor_nelem(from) * sizeof *old);
     float *dst = malloc((size_t)jc_tensor_nelem(t) * sizeof *dst);
     jc_error e = {0};
-    int r = !old || !dst ? (snprintf(err, errlen, "out of memory"), -1) : 0;
-    if (r == 0 && (jc_tensor_get(from, old, &e) || jc_tensor_get(t, dst, &e))) {
+    int r = 0;
+    if (!old || !dst) {
+        snprintf(err, errlen, "out of memory");
+        r = -1;
+    } else if (jc_tensor_get(from, old, &e) || jc_tensor_get(t, dst, &e)) {
         snprintf(err, errlen, "%s: %s", name, e.msg);
         r = -1;
     }
