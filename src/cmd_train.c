@@ -89,10 +89,11 @@ static void usage(FILE *f)
             "                       (default 0: frozen)\n"
             "  --init MODEL         start the encoder and the decoder from a model file\n"
             "                       (e.g. the shipped one, to train it further; replaces\n"
-            "                       --encoder); --config may widen the decoder\n"
-            "                       (dec_channels): the model's weights fill the larger\n"
-            "                       tensors and the grown model decodes as the original\n"
-            "                       until the new channels have learnt\n"
+            "                       --encoder); the configuration is then MODEL's, and a\n"
+            "                       --config FILE.json overrides it: wider dec_channels\n"
+            "                       grow the decoder (the model's weights fill the larger\n"
+            "                       tensors; the grown model decodes as the original\n"
+            "                       until the new channels have learnt)\n"
             "  DIR receives checkpoint.safetensors, model.safetensors (the tokenizer that\n"
             "  encode and decode load), metrics.jsonl, loss.svg and spectrogram.png (an\n"
             "  input above its reconstruction, at every checkpoint).\n");
@@ -109,7 +110,7 @@ int jt_cmd_train(int argc, char **argv)
         fprintf(stderr, "jepatok train: unknown stage '%s' (stage1 or stage2)\n", argv[1]);
         return 2;
     }
-    jt_train_opts o = {.config = "small", .steps = 1000, .batch = stage2 ? 4 : 8, .log_every = 10,
+    jt_train_opts o = {.steps = 1000, .batch = stage2 ? 4 : 8, .log_every = 10,
                        .checkpoint_every = 200, .crop_seconds = stage2 ? 2.0 : 4.0, .seed = 1};
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];

@@ -8,7 +8,8 @@
 #include "jc.h"
 
 typedef struct {
-    const char *config;  /* preset name or JSON overrides (ignored on resume) */
+    const char *config;  /* preset name or JSON overrides, NULL: small, or with
+                            stage 2's --init the model's (ignored on resume) */
     const char *data;    /* list file or directory */
     const char *out;     /* run directory */
     const char *backend; /* NULL: $JEPATOK_BACKEND or cpu */

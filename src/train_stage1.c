@@ -88,7 +88,7 @@ int jt_train_stage1(const jt_train_opts *o)
             jc_metadata_free(&md);
             return 1;
         }
-    } else if (jt_cli_config(o->config, &cfg, err, sizeof err)) {
+    } else if (jt_cli_config(o->config ? o->config : "small", &cfg, err, sizeof err)) {
         fprintf(stderr, "jepatok train stage1: %s\n", err);
         return 1;
     }

@@ -89,11 +89,38 @@ static void encoder_file(const char *arg, char *path, size_t n)
         snprintf(path, n, "%s", arg);
 }
 
+/* --init continues a model as it was configured: its own configuration,
+ * with --config's JSON overrides on top (e.g. wider dec_channels, another
+ * learning rate); a preset name replaces it. */
+static int init_config(const jt_train_opts *o, jt_config *cfg, char *err, size_t errlen)
+{
+    if (o->config && !strstr(o->config, ".json"))
+        return jt_cli_config(o->config, cfg, err, errlen);
+    jc_metadata md = {0};
+    jc_error e = {0};
+    if (jc_safetensors_read_metadata(o->init, &md, &e)) {
+        snprintf(err, errlen, "%s", e.msg);
+        return -1;
+    }
+    const char *cj = jc_metadata_get(&md, "config");
+    int r = -1;
+    if (!cj)
+        snprintf(err, errlen, "%.900s: not a jepatok model (no configuration)", o->init);
+    else
+        r = jt_config_from_json(cfg, cj, err, errlen);
+    jc_metadata_free(&md);
+    if (r == 0 && o->config)
+        r = jt_config_load_overrides(cfg, o->config, err, errlen);
+    return r == 0 ? jt_config_validate(cfg, err, errlen) : -1;
+}
+
 static int read_config(const jt_train_opts *o, const char *ckpt, jt_config *cfg, jc_metadata *md, char *err,
                        size_t errlen)
 {
+    if (!o->resume && o->init)
+        return init_config(o, cfg, err, errlen);
     if (!o->resume)
-        return jt_cli_config(o->config, cfg, err, errlen);
+        return jt_cli_config(o->config ? o->config : "small", cfg, err, errlen);
     jc_error e = {0};
     if (jc_safetensors_read_metadata(ckpt, md, &e)) {
         snprintf(err, errlen, "cannot resume: %s", e.msg);

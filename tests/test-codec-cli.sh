@@ -4,7 +4,8 @@
 # rates and counts at 16 and 44.1 kHz, the .npy export, many inputs, every
 # refused input exits non-zero with a reason and leaves no file behind, and
 # `jepatok train stage2`: it learns, logs, draws, resumes exactly, and loads
-# its encoder strictly.
+# its encoder strictly; --init continues a model in its own configuration or
+# grows its decoder.
 JEPATOK=${JEPATOK:-./jepatok}
 command -v espeak-ng >/dev/null 2>&1 || { echo "1..0 # SKIP espeak-ng is not installed"; exit 0; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/jt-codec.XXXXXX") || exit 1
@@ -151,6 +152,22 @@ ok $? "train stage2 --init from the trained tiny model, 3 steps"
 cont=$(head -n 3 "$tmp/cont/metrics.jsonl" | mean_of stft)
 awk -v c="$cont" -v a="$first" -v b="$last" 'BEGIN { exit !(c < (a + b) / 2) }'
 ok $? "--init starts from the trained weights: stft $cont, fresh $first, trained $last"
+# without --config, --init continues with the model's own configuration;
+# wider dec_channels grow the decoder without changing what it decodes: at
+# a vanishing learning rate the first step's loss is the ungrown model's
+init_args="--init $model --data $tmp/one --steps 1 --batch 1 --crop-seconds 0.8 --lr 1e-12 --log-every 1"
+c1=$(head -n 1 "$tmp/cont/metrics.jsonl" | mean_of stft)
+$JEPATOK train stage2 $init_args --out "$tmp/own" 2> /dev/null
+own=$(head -n 1 "$tmp/own/metrics.jsonl" | mean_of stft)
+[ "$own" = "$c1" ]
+ok $? "--init without --config takes the model's configuration: first-step stft $own = $c1"
+echo '{"dec_channels": [13, 11, 9, 4, 4, 4]}' > "$tmp/wide.json"
+$JEPATOK train stage2 $init_args --config "$tmp/wide.json" --out "$tmp/wide" 2> /dev/null
+wide=$(head -n 1 "$tmp/wide/metrics.jsonl" | mean_of stft)
+params() { $JEPATOK info --model "$1" | awk '$1 == "decoder" { print $2 }'; }
+p_small=$(params "$model") p_wide=$(params "$tmp/wide/model.safetensors")
+awk -v a="$wide" -v b="$c1" -v p="$p_small" -v q="$p_wide" 'BEGIN { d = a - b; exit !(d < 1e-3 && d > -1e-3 && q > p) }'
+ok $? "--init with wider dec_channels grows the decoder ($p_small -> $p_wide parameters): first-step stft $wide = $c1"
 # the model file records where its weights came from, under its own name:
 # a stage-1 encoder (--encoder) or a model continued (--init)
 $JEPATOK info --model "$tmp/cont/model.safetensors" > "$tmp/info-cont.txt" 2>&1
