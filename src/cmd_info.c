@@ -122,6 +122,10 @@ int jt_cmd_info(int argc, char **argv)
         json_object_set_new(macs, "decoder_per_second", json_real(dec_macs));
         json_object_set_new(macs, "measured_on_seconds", json_real(seconds));
         json_object_set_new(root, "macs", macs);
+        json_t *dch = json_array();
+        for (int i = 0; i < 6; i++)
+            json_array_append_new(dch, json_integer(c.dec_channels[i]));
+        json_object_set_new(root, "decoder_channels", dch);
         json_object_set_new(root, "sample_rate", json_integer(c.sample_rate));
         json_object_set_new(root, "hop", json_integer(jt_config_hop(&c)));
         json_object_set_new(root, "frames_per_second", json_real(fps));
@@ -154,7 +158,8 @@ int jt_cmd_info(int argc, char **argv)
         printf("  encoder     %12lld\n", (long long)n_enc);
         printf("  predictor   %12lld  (+ %lld mask token)\n", (long long)n_pred, (long long)n_tok);
         printf("  target      %12lld  (EMA copy of the encoder)\n", (long long)n_target);
-        printf("  decoder     %12lld\n", (long long)n_dec);
+        printf("  decoder     %12lld  (channels %d -> %d %d %d %d %d)\n", (long long)n_dec, c.dec_channels[0],
+               c.dec_channels[1], c.dec_channels[2], c.dec_channels[3], c.dec_channels[4], c.dec_channels[5]);
         printf("  mpd         %12lld  (multi-period discriminator)\n", (long long)n_mpd);
         printf("  msd         %12lld  (multi-scale discriminator)\n", (long long)n_msd);
         printf("multiply-adds per second of audio: encoder %.3g (on %.0f s), predictor %.3g, decoder %.3g\n",
