@@ -1,11 +1,14 @@
 #!/bin/sh
 # device-corpus.sh: a training corpus small enough to travel to a lent GPU
-# machine.  The device tool carries at most 64 MiB (the checkout, about 20
-# MiB, included), so the offline corpus (models/corpus, 2.1 GB of WAV) cannot
-# go; this takes a seeded random subset of its train split, re-encoded as
-# Ogg Opus at 24 kbit/s (jepatok reads it through libsndfile, which the pack
-# carries), until the files reach MIB mebibytes: about 2.5 hours of speech
-# for the default 26, every source in proportion to its share of the split.
+# machine.  The device tool carries at most 64 MiB (the checkout, about 40
+# MiB with the grown default model, included), so the offline corpus
+# (models/corpus, 2.1 GB of WAV) cannot go; this takes a seeded random subset
+# of its train split, re-encoded as Ogg Opus at 24 kbit/s (jepatok reads it
+# through libsndfile, which the pack carries), until the files reach MIB
+# mebibytes, every source in proportion to its share of the split: about
+# 5.3 minutes of speech per MiB.  MIB defaults to what is left of the 64 MiB
+# after the tracked files, the pack (scripts/device-pack.sh, run first) and
+# 2 MiB of margin: about 12 MiB, 1 hour of speech, in December 2026.
 # Opus at 24 kbit/s is not transparent: a decoder trained on it learns
 # slightly band-limited, smeared targets; the validation split stays WAV.
 #
@@ -17,7 +20,14 @@
 set -eu
 corpus=${1:?usage: device-corpus.sh CORPUS_DIR [DIR] [MIB]}
 dir=${2:-.device-pack/corpus}
-mib=${3:-26}
+mib=${3:-}
+if [ -z "$mib" ]; then
+    # what travels besides the corpus: the tracked files and the pack
+    tracked=$(git ls-files -z | xargs -0 stat -c %s | awk '{ t += $1 } END { print t }')
+    pack=$(du -sb --exclude=corpus "$(dirname "$dir")" 2>/dev/null | cut -f 1)
+    mib=$(((64 * 1048576 - tracked - ${pack:-0}) / 1048576 - 2))
+    [ "$mib" -gt 0 ] || { echo "device-corpus: no room left in the 64 MiB the device tool carries" >&2; exit 1; }
+fi
 command -v opusenc >/dev/null || { echo "device-corpus: opusenc missing (apt-get install opus-tools)" >&2; exit 1; }
 [ -f "$corpus/manifest.tsv" ] || { echo "device-corpus: $corpus/manifest.tsv missing (models/corpus/build-corpus.sh)" >&2; exit 1; }
 rm -rf "$dir"

@@ -20,7 +20,7 @@
 # not afford).  Checkpoints every EVERY steps (default 250); when the time
 # is up the last one is exported.  Takes about SECONDS + 60 s in all.
 # Under $OUT (at most 8 files of 16 MiB come back):
-#   model-f16.part-aa, -ab  the float16 model, split under 16 MiB; here:
+#   model-f16.part-aa, ...  the float16 model, split under 16 MiB; here:
 #                           cat model-f16.part-* >model.safetensors
 #   metrics.jsonl, loss.svg, spectrogram.png, log.txt
 # Then evaluate it here against the shipped model on the validation split
