@@ -14,7 +14,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: jepatok info [--config NAME|FILE.json | --model M] [--json]\n"
                "\n"
                "Parameter counts of every component, multiply-adds per second of audio,\n"
-               "frame rate, tokens per second and bit rate of a configuration, and the\n"
+               "frame rate, tokens per second and bit rate of a configuration (and the\n"
+               "keys in which it differs from the preset it is named after), and the\n"
                "model file (default: the model encode and decode use): path, id, and what\n"
                "its metadata records (training steps, data).\n"
                "  --model M       describe model file M and its configuration\n"
@@ -104,11 +105,22 @@ int jt_cmd_info(int argc, char **argv)
     jt_fsq_layout f;
     jt_fsq_layout_init(&f, &c);
     double fps = (double)c.sample_rate / jt_config_hop(&c);
+    char changed[512];
+    int changed_n = jt_config_changed_keys(&c, changed, sizeof changed);
     int64_t n_enc = jt_count_params(j.online, "enc."), n_pred = jt_count_params(j.online, "pred.");
     int64_t n_tok = jt_count_params(j.online, "mask_token"), n_target = jt_count_params(j.target, JT_TARGET_PREFIX "enc.");
     if (as_json) {
         json_t *root = json_object(), *params = json_object(), *macs = json_object();
         json_object_set_new(root, "config", json_string(c.name));
+        if (changed_n >= 0) { /* the keys that differ from the preset, as a list */
+            json_t *keys = json_array();
+            for (char *k = changed, *next; *k; k = next) {
+                next = strstr(k, ", ");
+                json_array_append_new(keys, next ? json_stringn(k, (size_t)(next - k)) : json_string(k));
+                next = next ? next + 2 : k + strlen(k);
+            }
+            json_object_set_new(root, "config_changed", keys);
+        }
         json_object_set_new(params, "encoder", json_integer(n_enc));
         json_object_set_new(params, "predictor", json_integer(n_pred));
         json_object_set_new(params, "mask_token", json_integer(n_tok));
@@ -153,7 +165,10 @@ int jt_cmd_info(int argc, char **argv)
         free(s);
         json_decref(root);
     } else {
-        printf("configuration: %s\n", c.name);
+        if (changed_n > 0)
+            printf("configuration: %s, changed: %s\n", c.name, changed);
+        else
+            printf("configuration: %s\n", c.name);
         printf("parameters:\n");
         printf("  encoder     %12lld\n", (long long)n_enc);
         printf("  predictor   %12lld  (+ %lld mask token)\n", (long long)n_pred, (long long)n_tok);

@@ -161,13 +161,18 @@ $JEPATOK train stage2 $init_args --out "$tmp/own" 2> /dev/null
 own=$(head -n 1 "$tmp/own/metrics.jsonl" | mean_of stft)
 [ "$own" = "$c1" ]
 ok $? "--init without --config takes the model's configuration: first-step stft $own = $c1"
-echo '{"dec_channels": [13, 11, 9, 4, 4, 4]}' > "$tmp/wide.json"
+# (named after the tiny preset, which info compares it with below)
+echo '{"name": "tiny", "dec_channels": [13, 11, 9, 4, 4, 4]}' > "$tmp/wide.json"
 $JEPATOK train stage2 $init_args --config "$tmp/wide.json" --out "$tmp/wide" 2> /dev/null
 wide=$(head -n 1 "$tmp/wide/metrics.jsonl" | mean_of stft)
 params() { $JEPATOK info --model "$1" | awk '$1 == "decoder" { print $2 }'; }
 p_small=$(params "$model") p_wide=$(params "$tmp/wide/model.safetensors")
 awk -v a="$wide" -v b="$c1" -v p="$p_small" -v q="$p_wide" 'BEGIN { d = a - b; exit !(d < 1e-3 && d > -1e-3 && q > p) }'
 ok $? "--init with wider dec_channels grows the decoder ($p_small -> $p_wide parameters): first-step stft $wide = $c1"
+$JEPATOK info --model "$tmp/wide/model.safetensors" > "$tmp/info-wide.txt" 2>&1
+line=$(head -n 1 "$tmp/info-wide.txt")
+echo "$line" | grep -q "^configuration: tiny, changed: .*dec_channels"
+ok $? "info says which keys a grown model changed from its preset: $line"
 # the model file records where its weights came from, under its own name:
 # a stage-1 encoder (--encoder) or a model continued (--init)
 $JEPATOK info --model "$tmp/cont/model.safetensors" > "$tmp/info-cont.txt" 2>&1

@@ -13,6 +13,24 @@
 
 static jc_backend *be;
 
+/* info reports how a model's configuration differs from its preset */
+static void test_config_changed_keys(void)
+{
+    jt_config c;
+    char keys[256];
+    jt_config_preset("small", &c);
+    int n = jt_config_changed_keys(&c, keys, sizeof keys);
+    tap_ok(n == 0 && keys[0] == '\0', "the small preset differs from small in nothing (%d keys: '%s')", n, keys);
+    c.dec_channels[0] = 256;
+    c.lr = 1e-4f;
+    n = jt_config_changed_keys(&c, keys, sizeof keys);
+    tap_ok(n == 2 && strcmp(keys, "lr, dec_channels") == 0, "lr and dec_channels changed: %d keys '%s'", n, keys);
+    n = jt_config_changed_keys(&c, keys, 8);
+    tap_ok(n == 2 && strlen(keys) == 7, "a short buffer cuts the list, still counts both: '%s'", keys);
+    snprintf(c.name, sizeof c.name, "custom");
+    tap_ok(jt_config_changed_keys(&c, keys, sizeof keys) == -1, "a name that is no preset: -1");
+}
+
 static void test_paper_counts(void)
 {
     jt_config c;
@@ -604,6 +622,7 @@ static void test_stage2(void)
 int main(void)
 {
     be = tu_backend();
+    test_config_changed_keys();
     test_paper_counts();
     test_frame_counts();
     test_daam();
