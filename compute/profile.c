@@ -1,6 +1,7 @@
 /* profile.c: JC_PROFILE=1 on every backend: the time of each operation kind
  * in a graph run, printed to stderr after the run; JC_PROFILE=2 adds the
- * slowest single nodes with their shapes.  The backends time each node
+ * elementwise ops' time by kind and the slowest single nodes with their
+ * shapes.  The backends time each node
  * with the host clock around a run that has finished on the device (the
  * GPU backends then wait after every node, so a profiled run is slower
  * than a plain one, but the kind that dominates is the same). */
@@ -30,6 +31,31 @@ static const char *const op_names[JC_OP_COUNT] = {
 
 const char *jc_op_name(jc_op op) { return op >= 0 && op < JC_OP_COUNT ? op_names[op] : "unknown"; }
 
+static const char *const unary_names[JC_UN_COUNT] = {"exp",     "log",      "sin",  "cos",  "sqr",
+                                                     "sqrt",    "abs",      "tanh", "sigmoid", "softplus",
+                                                     "gelu",    "silu",     "leaky_relu", "clamp", "recip"};
+static const char *const binary_names[JC_BIN_COUNT] = {"add", "sub", "mul", "div", "min", "max", "ge",
+                                                       "fsq_value", "fsq_index"};
+
+/* The elementwise ops are many kernels under one op: their time by kind. */
+static void report_kinds(const jc_graph *g, jc_op op, const char *const *names, int n_kinds, double total)
+{
+    enum { MAX_KINDS = (int)JC_UN_COUNT > (int)JC_BIN_COUNT ? (int)JC_UN_COUNT : (int)JC_BIN_COUNT };
+    double times[MAX_KINDS] = {0};
+    int counts[MAX_KINDS] = {0};
+    for (int i = 0; i < g->n_exec; i++) {
+        const jc_tensor *t = g->exec[i];
+        if (t->op == op && t->kind >= 0 && t->kind < n_kinds) {
+            times[t->kind] += t->profile_s;
+            counts[t->kind]++;
+        }
+    }
+    for (int k = 0; k < n_kinds; k++)
+        if (times[k] > 0.005 * total)
+            fprintf(stderr, "    %-10s %-10s %5d ops %8.1f ms %5.1f%%\n", op_names[op], names[k], counts[k],
+                    times[k] * 1e3, 100 * times[k] / total);
+}
+
 static int slower_first(const void *a, const void *b)
 {
     const jc_tensor *const *x = a, *const *y = b;
@@ -54,6 +80,9 @@ void jc_profile_report(const char *backend, const jc_graph *g, int level)
                     100 * times[k] / total);
     if (level < 2)
         return;
+    report_kinds(g, JC_OP_UNARY, unary_names, JC_UN_COUNT, total);
+    report_kinds(g, JC_OP_UNARY_GRAD, unary_names, JC_UN_COUNT, total);
+    report_kinds(g, JC_OP_BINARY, binary_names, JC_BIN_COUNT, total);
     jc_tensor **order = malloc((size_t)g->n_exec * sizeof *order);
     if (!order)
         return;
