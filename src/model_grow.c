@@ -108,11 +108,11 @@ static int grow_store(jc_store *dst, const jc_store *src, int exact, const char 
     return 0;
 }
 
-int jt_model_grow_from(jt_stage2 *dst, const char *path, char *err, size_t errlen)
+int jt_model_grow_from(jt_stage2 *dst, const char *path, uint8_t id[JT_MODEL_ID_BYTES], char *err, size_t errlen)
 {
     jt_stage2 src;
-    uint8_t id[JT_MODEL_ID_BYTES];
-    if (jt_model_load(path, dst->be, &src, id, NULL, err, errlen))
+    uint8_t own_id[JT_MODEL_ID_BYTES];
+    if (jt_model_load(path, dst->be, &src, id ? id : own_id, NULL, err, errlen))
         return -1;
     /* the encoder's layer norms mix channels, so widening it would change
      * its function: it must match exactly */

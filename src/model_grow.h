@@ -12,12 +12,14 @@
 #ifndef JT_MODEL_GROW_H
 #define JT_MODEL_GROW_H
 
+#include "model_file.h"
 #include "stage2.h"
 
 /* Fill dst's encoder and decoder (already initialised for its own,
- * equal or wider, configuration) from the model file at path.  Every
- * tensor must exist in both with the same rank and no dimension smaller
- * in dst.  0 on success, -1 with a message. */
-int jt_model_grow_from(jt_stage2 *dst, const char *path, char *err, size_t errlen);
+ * equal or wider, configuration) from the model file at path, and id (if
+ * not NULL) with that file's model id.  Every tensor must exist in both
+ * with the same rank and no dimension smaller in dst.  0 on success, -1
+ * with a message. */
+int jt_model_grow_from(jt_stage2 *dst, const char *path, uint8_t id[JT_MODEL_ID_BYTES], char *err, size_t errlen);
 
 #endif

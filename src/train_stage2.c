@@ -23,6 +23,9 @@ typedef struct {
      * file: "stage1" (--encoder: a stage-1 encoder) or "init" (--init: a
      * whole model to continue from); origin may be NULL */
     const char *origin_key, *origin;
+    /* with --init, the id of the model continued ("" without): the path
+     * alone names a file that later changes (models/default.safetensors) */
+    char init_id[2 * JT_MODEL_ID_BYTES + 1];
     jt_stage2 m;
     jc_adamw *opt_gen, *opt_disc, *opt_enc;
 } run;
@@ -50,6 +53,8 @@ static int save_checkpoint(run *r, int64_t step, int64_t data_index, char *err, 
     add_int(&md, "seed", (long long)o->seed);
     if (r->origin)
         jc_metadata_set(&md, r->origin_key, r->origin);
+    if (r->init_id[0])
+        jc_metadata_set(&md, "init_id", r->init_id);
     snprintf(scale, sizeof scale, "%g", o->finetune_encoder);
     jc_metadata_set(&md, "finetune_encoder", scale);
     jc_store *stores[8] = {r->m.enc, r->m.gen, r->m.disc, jc_adamw_state(r->opt_gen), jc_adamw_state(r->opt_disc)};
@@ -67,6 +72,8 @@ static int save_checkpoint(run *r, int64_t step, int64_t data_index, char *err, 
     add_int(&info, "stage2_steps", step);
     if (r->origin)
         jc_metadata_set(&info, r->origin_key, r->origin);
+    if (r->init_id[0])
+        jc_metadata_set(&info, "init_id", r->init_id);
     snprintf(path, sizeof path, "%s/model.safetensors", o->out);
     bad = jt_model_save(path, &r->m, JC_DTYPE_F32, &info, NULL, err, errlen);
     jc_metadata_free(&info);
@@ -226,6 +233,8 @@ int jt_train_stage2(const jt_train_opts *o)
          * (a resumed run's model file equals an uninterrupted run's) */
         r.origin_key = jc_metadata_get(&md, "init") ? "init" : "stage1";
         r.origin = jc_metadata_get(&md, r.origin_key);
+        if (jc_metadata_get(&md, "init_id"))
+            snprintf(r.init_id, sizeof r.init_id, "%s", jc_metadata_get(&md, "init_id"));
         step = meta_int(&md, "step");
         data_index = meta_int(&md, "data_index");
         jc_adamw_set_step(r.opt_gen, step);
@@ -235,10 +244,12 @@ int jt_train_stage2(const jt_train_opts *o)
         fprintf(stderr, "resuming %s at step %lld\n", o->out, (long long)step);
     } else if (o->init) { /* the encoder and decoder of a model file, the decoder possibly widened */
         char gerr[900];
-        if (jt_model_grow_from(&r.m, o->init, gerr, sizeof gerr)) {
+        uint8_t id[JT_MODEL_ID_BYTES];
+        if (jt_model_grow_from(&r.m, o->init, id, gerr, sizeof gerr)) {
             snprintf(err, sizeof err, "starting from %s: %s", o->init, gerr);
             goto out;
         }
+        jt_model_id_hex(id, r.init_id);
     } else {
         char path[4096];
         encoder_file(o->encoder, path, sizeof path);

@@ -177,9 +177,11 @@ ok $? "info says which keys a grown model changed from its preset: $line"
 # a stage-1 encoder (--encoder) or a model continued (--init)
 $JEPATOK info --model "$tmp/cont/model.safetensors" > "$tmp/info-cont.txt" 2>&1
 $JEPATOK info --model "$model" > "$tmp/info-run2.txt" 2>&1
-grep -qx "  init: $model" "$tmp/info-cont.txt" && ! grep -q "^  stage1:" "$tmp/info-cont.txt" && \
+model_id=$(awk '$1 == "id" { print $2; exit }' "$tmp/info-run2.txt")
+grep -qx "  init: $model" "$tmp/info-cont.txt" && grep -qx "  init_id: $model_id" "$tmp/info-cont.txt" && \
+  ! grep -q "^  stage1:" "$tmp/info-cont.txt" && \
   grep -qx "  stage1: $tmp/run1" "$tmp/info-run2.txt" || { sed 's/^/# /' "$tmp/info-cont.txt" "$tmp/info-run2.txt"; false; }
-ok $? "the model file records its origin: init for --init, stage1 for --encoder"
+ok $? "the model file records its origin: init and init_id ($model_id) for --init, stage1 for --encoder"
 $JEPATOK train stage2 --config "$tmp/tiny.json" --init "$model" --encoder "$tmp/run1" --data "$tmp/one" \
   --out "$tmp/both" --steps 1 2> "$tmp/err"
 [ $? -eq 2 ] && grep -q "one of --encoder" "$tmp/err"

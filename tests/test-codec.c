@@ -775,8 +775,16 @@ static void test_grow(const char *path)
     wide.dec_channels[1] += 3;
     wide.dec_channels[2] += 4;
     jt_stage2 w;
+    uint8_t grown_from[JT_MODEL_ID_BYTES] = {0}, file_id[JT_MODEL_ID_BYTES] = {1};
     int r = jt_stage2_model_create(&w, &wide, be, SEED + 1, 0, 0, err, sizeof err);
-    r = r || jt_model_grow_from(&w, path, err, sizeof err);
+    r = r || jt_model_grow_from(&w, path, grown_from, err, sizeof err);
+    jt_model orig = {0};
+    if (!r && jt_model_open(&orig, path, err, sizeof err) == 0) {
+        memcpy(file_id, orig.id, sizeof file_id);
+        jt_model_close(&orig);
+    }
+    tap_ok(!r && memcmp(grown_from, file_id, sizeof file_id) == 0,
+           "growing reports the id of the model it grew from (%s)", r ? err : "ok");
     snprintf(wide_path, sizeof wide_path, "%s/wide.safetensors", dir);
     r = r || jt_model_save(wide_path, &w, JC_DTYPE_F32, NULL, NULL, err, sizeof err);
     /* the new channels are live: some weights into them are not zero */
@@ -815,7 +823,7 @@ static void test_grow(const char *path)
     jt_stage2 s;
     err[0] = 0;
     r = jt_stage2_model_create(&s, &narrow, be, SEED, 0, 0, err, sizeof err) == 0;
-    int refused = r && jt_model_grow_from(&s, path, err, sizeof err) != 0;
+    int refused = r && jt_model_grow_from(&s, path, NULL, err, sizeof err) != 0;
     tap_ok(refused && strstr(err, "grow, not shrink"), "a narrower decoder is refused: %s", err);
     if (r)
         jt_stage2_model_free(&s);
@@ -824,7 +832,7 @@ static void test_grow(const char *path)
     enc_wide.enc_channels[0] += 2;
     err[0] = 0;
     r = jt_stage2_model_create(&s, &enc_wide, be, SEED, 0, 0, err, sizeof err) == 0;
-    refused = r && jt_model_grow_from(&s, wide_path, err, sizeof err) != 0;
+    refused = r && jt_model_grow_from(&s, wide_path, NULL, err, sizeof err) != 0;
     tap_ok(refused && strstr(err, "only the decoder can grow"), "a different encoder is refused: %s", err);
     if (r)
         jt_stage2_model_free(&s);
