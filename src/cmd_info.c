@@ -105,20 +105,18 @@ int jt_cmd_info(int argc, char **argv)
     jt_fsq_layout f;
     jt_fsq_layout_init(&f, &c);
     double fps = (double)c.sample_rate / jt_config_hop(&c);
-    char changed[512];
-    int changed_n = jt_config_changed_keys(&c, changed, sizeof changed);
+    const char *changed[64];
+    int changed_n = jt_config_changed_keys(&c, changed, 64);
+    changed_n = changed_n > 64 ? 64 : changed_n;
     int64_t n_enc = jt_count_params(j.online, "enc."), n_pred = jt_count_params(j.online, "pred.");
     int64_t n_tok = jt_count_params(j.online, "mask_token"), n_target = jt_count_params(j.target, JT_TARGET_PREFIX "enc.");
     if (as_json) {
         json_t *root = json_object(), *params = json_object(), *macs = json_object();
         json_object_set_new(root, "config", json_string(c.name));
-        if (changed_n >= 0) { /* the keys that differ from the preset, as a list */
+        if (changed_n >= 0) { /* the keys that differ from the preset */
             json_t *keys = json_array();
-            for (char *k = changed, *next; *k; k = next) {
-                next = strstr(k, ", ");
-                json_array_append_new(keys, next ? json_stringn(k, (size_t)(next - k)) : json_string(k));
-                next = next ? next + 2 : k + strlen(k);
-            }
+            for (int k = 0; k < changed_n; k++)
+                json_array_append_new(keys, json_string(changed[k]));
             json_object_set_new(root, "config_changed", keys);
         }
         json_object_set_new(params, "encoder", json_integer(n_enc));
@@ -165,10 +163,10 @@ int jt_cmd_info(int argc, char **argv)
         free(s);
         json_decref(root);
     } else {
-        if (changed_n > 0)
-            printf("configuration: %s, changed: %s\n", c.name, changed);
-        else
-            printf("configuration: %s\n", c.name);
+        printf("configuration: %s", c.name);
+        for (int k = 0; k < changed_n; k++)
+            printf("%s%s", k ? ", " : ", changed: ", changed[k]);
+        printf("\n");
         printf("parameters:\n");
         printf("  encoder     %12lld\n", (long long)n_enc);
         printf("  predictor   %12lld  (+ %lld mask token)\n", (long long)n_pred, (long long)n_tok);

@@ -290,14 +290,12 @@ char *jt_config_to_json(const jt_config *c)
     return s;
 }
 
-int jt_config_changed_keys(const jt_config *c, char *out, size_t outlen)
+int jt_config_changed_keys(const jt_config *c, const char **keys, int max)
 {
     jt_config preset;
     if (jt_config_preset(c->name, &preset))
         return -1;
     int n = 0;
-    size_t len = 0;
-    out[0] = '\0';
     for (int i = 0; i < N_FIELDS; i++) {
         const field *f = &fields[i];
         if (f->type == F_STR)
@@ -305,8 +303,8 @@ int jt_config_changed_keys(const jt_config *c, char *out, size_t outlen)
         size_t bytes = f->type == F_INTS ? (size_t)f->count * sizeof(int) : f->type == F_FLOAT ? sizeof(float) : sizeof(int);
         if (memcmp((const char *)c + f->offset, (const char *)&preset + f->offset, bytes) == 0)
             continue;
-        int w = snprintf(out + len, outlen - len, "%s%s", n ? ", " : "", f->key);
-        len = w > 0 && (size_t)w < outlen - len ? len + (size_t)w : outlen - 1; /* full: the rest is cut */
+        if (n < max)
+            keys[n] = f->key;
         n++;
     }
     return n;

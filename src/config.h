@@ -75,9 +75,10 @@ int jt_config_hop(const jt_config *c);
 char *jt_config_to_json(const jt_config *c);
 int jt_config_from_json(jt_config *c, const char *json, char *err, size_t errlen);
 /* The keys in which c differs from the preset its name names (a model
- * trained with --config overrides, or grown by --init), as "a, b, c" in out
- * ("" when none).  Returns how many, or -1 when the name is no preset. */
-int jt_config_changed_keys(const jt_config *c, char *out, size_t outlen);
+ * trained with --config overrides, or grown by --init), in table order, the
+ * first max of them into keys (static strings).  Returns how many differ
+ * (possibly more than max), or -1 when the name is no preset. */
+int jt_config_changed_keys(const jt_config *c, const char **keys, int max);
 /* Sanity checks: hop 9600, D 128, channel divisibility; message on error. */
 int jt_config_validate(const jt_config *c, char *err, size_t errlen);
 

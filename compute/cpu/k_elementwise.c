@@ -162,7 +162,7 @@ static void unary_range(void *p, long lo, long hi)
     /* the cheap kinds get loops of their own, which the compiler vectorises
      * (with configure's JT_VEC_CFLAGS: GCC 12's -O2 alone does not); the
      * same expressions as jc_unary_value, so results are identical (except
-     * sin and cos, whose vector kernel differs by up to 2e-7) */
+     * sin and cos, whose vector kernel differs by up to 1.1e-7) */
     switch (kind) {
     case JC_UN_SQR:
         for (long i = lo; i < hi; i++)
