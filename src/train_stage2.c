@@ -233,8 +233,9 @@ int jt_train_stage2(const jt_train_opts *o)
          * (a resumed run's model file equals an uninterrupted run's) */
         r.origin_key = jc_metadata_get(&md, "init") ? "init" : "stage1";
         r.origin = jc_metadata_get(&md, r.origin_key);
-        if (jc_metadata_get(&md, "init_id"))
-            snprintf(r.init_id, sizeof r.init_id, "%s", jc_metadata_get(&md, "init_id"));
+        const char *init_id = jc_metadata_get(&md, "init_id");
+        if (init_id)
+            snprintf(r.init_id, sizeof r.init_id, "%s", init_id);
         step = meta_int(&md, "step");
         data_index = meta_int(&md, "data_index");
         jc_adamw_set_step(r.opt_gen, step);
