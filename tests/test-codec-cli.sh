@@ -182,6 +182,12 @@ grep -qx "  init: $model" "$tmp/info-cont.txt" && grep -qx "  init_id: $model_id
   ! grep -q "^  stage1:" "$tmp/info-cont.txt" && \
   grep -qx "  stage1: $tmp/run1" "$tmp/info-run2.txt" || { sed 's/^/# /' "$tmp/info-cont.txt" "$tmp/info-run2.txt"; false; }
 ok $? "the model file records its origin: init and init_id ($model_id) for --init, stage1 for --encoder"
+# a resumed run's model file keeps recording the model it continued
+$JEPATOK train stage2 --resume --out "$tmp/cont" --data "$tmp/one" --steps 4 2> /dev/null &&
+  $JEPATOK info --model "$tmp/cont/model.safetensors" > "$tmp/info-resumed.txt" 2>&1 &&
+  grep -qx "  init: $model" "$tmp/info-resumed.txt" && grep -qx "  init_id: $model_id" "$tmp/info-resumed.txt" &&
+  grep -qx "  stage2_steps: 4" "$tmp/info-resumed.txt" || { sed 's/^/# /' "$tmp/info-resumed.txt"; false; }
+ok $? "--resume of an --init run keeps init and init_id in the model file"
 $JEPATOK train stage2 --config "$tmp/tiny.json" --init "$model" --encoder "$tmp/run1" --data "$tmp/one" \
   --out "$tmp/both" --steps 1 2> "$tmp/err"
 [ $? -eq 2 ] && grep -q "one of --encoder" "$tmp/err"
