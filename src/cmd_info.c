@@ -105,9 +105,10 @@ int jt_cmd_info(int argc, char **argv)
     jt_fsq_layout f;
     jt_fsq_layout_init(&f, &c);
     double fps = (double)c.sample_rate / jt_config_hop(&c);
-    const char *changed[64];
-    int changed_n = jt_config_changed_keys(&c, changed, 64);
-    changed_n = changed_n > 64 ? 64 : changed_n;
+    const char *changed[64]; /* more than the configuration has fields */
+    int changed_max = (int)(sizeof changed / sizeof changed[0]);
+    int changed_n = jt_config_changed_keys(&c, changed, changed_max);
+    changed_n = changed_n > changed_max ? changed_max : changed_n;
     int64_t n_enc = jt_count_params(j.online, "enc."), n_pred = jt_count_params(j.online, "pred.");
     int64_t n_tok = jt_count_params(j.online, "mask_token"), n_target = jt_count_params(j.target, JT_TARGET_PREFIX "enc.");
     if (as_json) {
