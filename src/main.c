@@ -16,7 +16,7 @@ static void usage(FILE *f)
             "  decode     tokens back to speech\n"
             "  roundtrip  encode and decode, with rates, real-time factor, STOI and ESTOI\n"
             "  train      train stage 1 (the encoder) or stage 2 (the decoder)\n"
-            "  export     rewrite a model file (e.g. as float16 for shipping)\n"
+            "  export     rewrite a model file (e.g. as float16 for shipping) or average several\n"
             "  spectrogram  picture of the spectrograms of several files, stacked\n"
             "  info       sizes, cost and rates of a configuration\n"
             "  devices    compute devices of every backend (cpu, opencl, vulkan)\n"

@@ -193,6 +193,42 @@ $JEPATOK train stage2 --config "$tmp/tiny.json" --init "$model" --encoder "$tmp/
 [ $? -eq 2 ] && grep -q "one of --encoder" "$tmp/err"
 ok $? "--init and --encoder together are refused"
 
+# export averages models weight by weight (checkpoint averaging): the mean
+# of A and B holds (a + b) / 2 at every place sampled, in either order; the
+# mean of A with itself is A (same id); other configurations are refused
+$JEPATOK train stage2 $common --encoder "$tmp/run1" --out "$tmp/seed3" --steps 2 --seed 3 2>/dev/null
+ma="$tmp/other/model.safetensors" mb="$tmp/seed3/model.safetensors"
+$JEPATOK export "$ma" "$mb" -o "$tmp/ab.safetensors" > "$tmp/ab.txt" &&
+  $JEPATOK export "$mb" "$ma" -o "$tmp/ba.safetensors" > "$tmp/ba.txt" &&
+  $JEPATOK export "$ma" "$ma" -o "$tmp/aa.safetensors" > "$tmp/aa.txt" &&
+  $JEPATOK export "$ma" -o "$tmp/a.safetensors" > "$tmp/a.txt"
+ok $? "export averages two and copies one model"
+mid() { awk '{ print $NF }' "$1"; }
+[ "$(mid "$tmp/ab.txt")" = "$(mid "$tmp/ba.txt")" ] && [ "$(mid "$tmp/aa.txt")" = "$(mid "$tmp/a.txt")" ] &&
+  [ "$(mid "$tmp/ab.txt")" != "$(mid "$tmp/a.txt")" ]
+ok $? "averaging is symmetric (id $(mid "$tmp/ab.txt")) and the mean of a model with itself is the model"
+# f32 FILE K: the K-th float of a safetensors file's data (the tensors are
+# in name order: the decoder's "dec.*" first, which the two models initialise
+# from their own seeds; their encoder is one)
+f32() { od -An -tf4 -j $((8 + $(u32 "$1" 0) + 4 * $2)) -N4 "$1" | tr -d ' '; }
+bad=0
+for i in 0 1 7 100 1000 5000; do
+  a=$(f32 "$ma" $i) b=$(f32 "$mb" $i) m=$(f32 "$tmp/ab.safetensors" $i)
+  awk -v a="$a" -v b="$b" -v m="$m" 'BEGIN { d = m - (a + b) / 2; if (d < 0) d = -d
+                                            s = a < 0 ? -a : a; t = b < 0 ? -b : b; if (t > s) s = t
+                                            exit !(d <= 1e-6 * s + 1e-30 && a != b) }' ||
+    { echo "# float $i: a $a, b $b, mean $m"; bad=1; }
+done
+ok $bad "the averaged file holds (a + b) / 2 at 6 places (floats 0 1 7 100 1000 5000)"
+id_a=$($JEPATOK info --model "$ma" | awk '$1 == "id" { print $2; exit }')
+id_b=$($JEPATOK info --model "$mb" | awk '$1 == "id" { print $2; exit }')
+$JEPATOK info --model "$tmp/ab.safetensors" | grep -qx "  averaged_ids: $id_a $id_b"
+ok $? "the averaged model records the ids it averaged, in order"
+$JEPATOK export "$ma" "$model" -o "$tmp/mixed.safetensors" 2> "$tmp/err"
+rc=$?
+[ $rc -ne 0 ] && [ ! -e "$tmp/mixed.safetensors" ] && grep -q "configuration differs" "$tmp/err"
+ok $? "export refuses to average models of other configurations: $(head -n 1 "$tmp/err")"
+
 # eval --model: codes every file, scores it and reports how much of the
 # nominal bits per frame the codes use (entropy <= nominal, new <= entropy)
 $JEPATOK eval --model "$model" --data "$tmp/data" --out "$tmp/ev" --jobs 1 > "$tmp/ev.txt" 2> "$tmp/err"
