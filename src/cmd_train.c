@@ -94,6 +94,10 @@ static void usage(FILE *f)
             "                       grow the decoder (the model's weights fill the larger\n"
             "                       tensors; the grown model decodes as the original\n"
             "                       until the new channels have learnt)\n"
+            "  --keep-models        also keep the model of every checkpoint as\n"
+            "                       DIR/models/STEP.safetensors (to pick the best on a\n"
+            "                       validation set, or to average the last few with\n"
+            "                       jepatok export)\n"
             "  DIR receives checkpoint.safetensors, model.safetensors (the tokenizer that\n"
             "  encode and decode load), metrics.jsonl, loss.svg and spectrogram.png (an\n"
             "  input above its reconstruction, at every checkpoint).\n");
@@ -148,6 +152,8 @@ int jt_cmd_train(int argc, char **argv)
             o.encoder = argv[++i];
         } else if (stage2 && has && !strcmp(a, "--init")) {
             o.init = argv[++i];
+        } else if (stage2 && !strcmp(a, "--keep-models")) {
+            o.keep_models = 1;
         } else if (stage2 && has && !strcmp(a, "--finetune-encoder")) {
             o.finetune_encoder = atof(argv[++i]);
         } else {

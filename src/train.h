@@ -22,6 +22,7 @@ typedef struct {
     const char *encoder;     /* stage 2: stage-1 run directory or checkpoint */
     double finetune_encoder; /* stage 2: encoder learning-rate scale; 0 = frozen */
     const char *init;        /* stage 2: start encoder and decoder from this model file */
+    int keep_models;         /* stage 2: also keep each checkpoint's model as DIR/models/STEP.safetensors */
 } jt_train_opts;
 
 int jt_train_stage1(const jt_train_opts *o);

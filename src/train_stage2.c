@@ -1,5 +1,6 @@
 /* train_stage2.c: `jepatok train stage2`: the decoder (HiFi-GAN) and its
  * discriminators on top of a stage-1 encoder (MODEL.md, stage 2). */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,16 @@ static int save_checkpoint(run *r, int64_t step, int64_t data_index, char *err, 
         jc_metadata_set(&info, "init_id", r->init_id);
     snprintf(path, sizeof path, "%s/model.safetensors", o->out);
     bad = jt_model_save(path, &r->m, JC_DTYPE_F32, &info, NULL, err, errlen);
+    if (!bad && o->keep_models) {
+        snprintf(path, sizeof path, "%s/models", o->out);
+        if (mkdir(path, 0777) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "cannot create %.900s: %s", path, strerror(errno));
+            bad = -1;
+        } else {
+            snprintf(path, sizeof path, "%s/models/%06lld.safetensors", o->out, (long long)step);
+            bad = jt_model_save(path, &r->m, JC_DTYPE_F32, &info, NULL, err, errlen);
+        }
+    }
     jc_metadata_free(&info);
     return bad;
 }

@@ -196,7 +196,12 @@ ok $? "--init and --encoder together are refused"
 # export averages models weight by weight (checkpoint averaging): the mean
 # of A and B holds (a + b) / 2 at every place sampled, in either order; the
 # mean of A with itself is A (same id); other configurations are refused
-$JEPATOK train stage2 $common --encoder "$tmp/run1" --out "$tmp/seed3" --steps 2 --seed 3 2>/dev/null
+$JEPATOK train stage2 $common --encoder "$tmp/run1" --out "$tmp/seed3" --steps 2 --seed 3 \
+  --checkpoint-every 1 --keep-models 2>/dev/null
+cmp -s "$tmp/seed3/models/000002.safetensors" "$tmp/seed3/model.safetensors" &&
+  test -s "$tmp/seed3/models/000001.safetensors" &&
+  ! cmp -s "$tmp/seed3/models/000001.safetensors" "$tmp/seed3/model.safetensors"
+ok $? "--keep-models keeps each checkpoint's model: models/000001 and models/000002 (= model.safetensors)"
 ma="$tmp/other/model.safetensors" mb="$tmp/seed3/model.safetensors"
 $JEPATOK export "$ma" "$mb" -o "$tmp/ab.safetensors" > "$tmp/ab.txt" &&
   $JEPATOK export "$mb" "$ma" -o "$tmp/ba.safetensors" > "$tmp/ba.txt" &&
