@@ -1,7 +1,8 @@
 /* cmd_export.c: `jepatok export`: rewrite a model file, e.g. as float16 for
- * shipping, or write the mean of several (checkpoint averaging: the weights
- * of the last checkpoints of a run, averaged, often beat each of them, as
- * the average smooths the noise of small-batch updates).  The model id is
+ * shipping, or write the mean of several (checkpoint averaging: the mean of
+ * a run's last checkpoints smooths the noise of small-batch updates; on
+ * the shipped model's run, at the end of a learning-rate decay, it changed
+ * nothing measurable, models/README).  The model id is
  * recomputed from the values the new file holds, so float16 and float32
  * files of one model have different ids: tokens say exactly which weights
  * made them. */
@@ -53,35 +54,36 @@ static int accumulate(jc_store *acc, const jc_store *src, float scale, char *err
  * ids receives their ids, space-separated, in the order given. */
 static int average_models(jt_model *acc, char **paths, int n, char *ids, size_t idlen, char *err, size_t errlen)
 {
-    char *want = jt_config_to_json(&acc->cfg);
+    char *want = jt_config_to_json(&acc->cfg), hex[2 * JT_MODEL_ID_BYTES + 1];
     int r = want ? 0 : -1;
+    if (!want)
+        snprintf(err, errlen, "out of memory");
     ids[0] = 0;
-    for (int i = 0; r == 0 && i < n; i++) {
+    for (int i = 0; r == 0 && i < n - 1; i++) { /* the last is acc itself */
         jt_model m;
-        char merr[512], hex[2 * JT_MODEL_ID_BYTES + 1];
-        if (i == n - 1) { /* acc itself */
-            jt_model_id_hex(acc->id, hex);
-        } else if (jt_model_open(&m, paths[i], merr, sizeof merr)) {
+        char merr[512];
+        if (jt_model_open(&m, paths[i], merr, sizeof merr)) {
             snprintf(err, errlen, "%s", merr);
             r = -1;
             break;
-        } else {
-            char *cfg = jt_config_to_json(&m.cfg);
-            if (!cfg || strcmp(cfg, want) != 0)
-                snprintf(merr, sizeof merr, "its configuration differs from %.300s's", paths[n - 1]), r = -1;
-            else
-                r = accumulate(acc->w.enc, m.w.enc, 1.0f, merr, sizeof merr) ||
-                            accumulate(acc->w.gen, m.w.gen, 1.0f, merr, sizeof merr) ? -1 : 0;
-            if (r)
-                snprintf(err, errlen, "averaging %.400s: %s", paths[i], merr);
-            jt_model_id_hex(m.id, hex);
-            free(cfg);
-            jt_model_close(&m);
         }
+        char *cfg = jt_config_to_json(&m.cfg);
+        if (!cfg || strcmp(cfg, want) != 0)
+            snprintf(merr, sizeof merr, "its configuration differs from %.300s's", paths[n - 1]), r = -1;
+        else
+            r = accumulate(acc->w.enc, m.w.enc, 1.0f, merr, sizeof merr) ||
+                        accumulate(acc->w.gen, m.w.gen, 1.0f, merr, sizeof merr) ? -1 : 0;
+        if (r)
+            snprintf(err, errlen, "averaging %.400s: %s", paths[i], merr);
+        jt_model_id_hex(m.id, hex);
         size_t len = strlen(ids);
-        snprintf(ids + len, idlen - len, "%s%s", len ? " " : "", hex);
+        snprintf(ids + len, idlen - len, "%s ", hex);
+        free(cfg);
+        jt_model_close(&m);
     }
     free(want);
+    jt_model_id_hex(acc->id, hex);
+    strncat(ids, hex, idlen - strlen(ids) - 1);
     if (r == 0 && (accumulate(acc->w.enc, NULL, 1.0f / (float)n, err, errlen) ||
                    accumulate(acc->w.gen, NULL, 1.0f / (float)n, err, errlen)))
         r = -1;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "data.h"
 #include "metrics.h"
@@ -82,9 +83,13 @@ static int save_checkpoint(run *r, int64_t step, int64_t data_index, char *err, 
         if (mkdir(path, 0777) != 0 && errno != EEXIST) {
             snprintf(err, errlen, "cannot create %.900s: %s", path, strerror(errno));
             bad = -1;
-        } else {
-            snprintf(path, sizeof path, "%s/models/%06lld.safetensors", o->out, (long long)step);
-            bad = jt_model_save(path, &r->m, JC_DTYPE_F32, &info, NULL, err, errlen);
+        } else { /* a hard link to the file just written: the next checkpoint
+                    replaces model.safetensors by a rename, the link keeps this one */
+            char kept[4200];
+            snprintf(kept, sizeof kept, "%s/models/%06lld.safetensors", o->out, (long long)step);
+            snprintf(path, sizeof path, "%s/model.safetensors", o->out);
+            if (link(path, kept) != 0) /* e.g. a file system without hard links */
+                bad = jt_model_save(kept, &r->m, JC_DTYPE_F32, &info, NULL, err, errlen);
         }
     }
     jc_metadata_free(&info);
