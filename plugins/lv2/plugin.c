@@ -18,6 +18,8 @@
 #include <string.h>
 
 #include <lv2/core/lv2.h>
+#include <lv2/log/logger.h>
+#include <lv2/urid/urid.h>
 
 #include "library.h"
 #include "stream.h"
@@ -38,6 +40,7 @@ typedef struct {
     jepatok_model *model;
     jepatok_context *ctx;
     jl_stream *stream;
+    LV2_Log_Logger log; /* the host's log, else stderr */
     int rate;
     const float *in;
     float *out, *latency, *dropped;
@@ -86,27 +89,35 @@ static LV2_Handle instantiate(const LV2_Descriptor *d, double rate, const char *
 {
     (void)d;
     (void)bundle;
-    (void)features;
     char msg[600];
     jepatok_error err = {0};
     jl_plugin *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
+    LV2_URID_Map *map = NULL;
+    LV2_Log_Log *log = NULL;
+    for (int i = 0; features && features[i]; i++) {
+        if (!strcmp(features[i]->URI, LV2_URID__map))
+            map = features[i]->data;
+        else if (!strcmp(features[i]->URI, LV2_LOG__log))
+            log = features[i]->data;
+    }
+    lv2_log_logger_init(&p->log, map, log);
     p->rate = (int)lround(rate);
     if (rate < JEPATOK_MIN_RATE || rate > JEPATOK_MAX_RATE || fabs(rate - p->rate) > 1e-6) {
-        fprintf(stderr, "jepatok.lv2: sample rate %g Hz is not supported\n", rate);
+        lv2_log_error(&p->log, "jepatok.lv2: sample rate %g Hz is not supported\n", rate);
         free(p);
         return NULL;
     }
     if (jl_library_open(&p->lib, msg, sizeof msg) != 0) {
-        fprintf(stderr, "jepatok.lv2: %s\n", msg);
+        lv2_log_error(&p->log, "jepatok.lv2: %s\n", msg);
         free(p);
         return NULL;
     }
     const char *backend = getenv("JEPATOK_BACKEND");
     if (!(p->model = p->lib.model_open(NULL, &err)) ||
         !(p->ctx = p->lib.context_new(p->model, backend && *backend ? backend : "cpu:threads=2", &err))) {
-        fprintf(stderr, "jepatok.lv2: %s\n", err.message);
+        lv2_log_error(&p->log, "jepatok.lv2: %s\n", err.message);
         cleanup(p);
         return NULL;
     }
@@ -120,7 +131,7 @@ static LV2_Handle instantiate(const LV2_Descriptor *d, double rate, const char *
         .xfade = (size_t)lround(rate / 100.0), /* 10 ms */
     };
     if (!(p->stream = jl_stream_new(&lay, codec_window, p))) {
-        fprintf(stderr, "jepatok.lv2: out of memory or threads\n");
+        lv2_log_error(&p->log, "jepatok.lv2: out of memory or threads\n");
         cleanup(p);
         return NULL;
     }
@@ -132,7 +143,7 @@ static LV2_Handle instantiate(const LV2_Descriptor *d, double rate, const char *
     int warm = silence ? codec_window(p, silence, w, silence + w) : -1;
     free(silence);
     if (warm != 0) {
-        fprintf(stderr, "jepatok.lv2: the codec failed on silence (backend %s)\n", p->lib.context_backend(p->ctx));
+        lv2_log_error(&p->log, "jepatok.lv2: the codec failed on silence (backend %s)\n", p->lib.context_backend(p->ctx));
         cleanup(p);
         return NULL;
     }
