@@ -104,6 +104,15 @@ static int options_known(const char *options, jc_error *err)
 
 jc_backend *jc_backend_open(const char *name, const char *options, jc_error *err)
 {
+    /* "vulkan:device=1": the options written after the name, as
+     * --backend and JEPATOK_BACKEND take them */
+    char head[64];
+    const char *colon = name && !options ? strchr(name, ':') : NULL;
+    if (colon) {
+        snprintf(head, sizeof head, "%.*s", (int)(colon - name < 63 ? colon - name : 63), name);
+        name = head;
+        options = colon + 1;
+    }
     if (!options_known(options, err))
         return NULL;
     if (!name || strcmp(name, "cpu") == 0)

@@ -81,7 +81,8 @@ typedef struct {
  * real GPU (Vulkan, then OpenCL), else the CPU backend; never a CPU driver
  * such as PoCL or lavapipe, which are for testing.  options may be NULL;
  * comma-separated: "threads=N" and "gemm=own|cblas" (cpu), "device=N" (GPU
- * backends: index among that backend's devices).  A missing driver is an
+ * backends: index among that backend's devices); with options NULL they
+ * may follow the name after a colon ("cpu:threads=2").  A missing driver is an
  * error (JC_ERR_DEVICE) naming the cause: nothing falls back silently. */
 jc_backend *jc_backend_open(const char *name, const char *options, jc_error *err);
 /* Names of the backends compiled in, NULL-terminated. */

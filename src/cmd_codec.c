@@ -374,7 +374,8 @@ static void usage(FILE *f, cmd_kind k)
     fprintf(f, "  -o PATH           output file; a directory when there are several inputs\n"
                "  --list FILE       read inputs from FILE, one per line\n"
                "  --model PATH      model file (default: $JEPATOK_MODEL, else the shipped model)\n"
-               "  --backend NAME    cpu, opencl, vulkan or auto (default $JEPATOK_BACKEND or cpu)\n"
+               "  --backend NAME    cpu, opencl, vulkan or auto (default $JEPATOK_BACKEND or cpu),\n"
+               "                    optionally with options: cpu:threads=2, vulkan:device=1\n"
                "  --rate HZ         output sample rate (decode, roundtrip; default: the original)\n"
                "  -q, --quiet       no progress bar or per-file lines\n"
                "INPUT may be a file or a directory (searched recursively).\n");

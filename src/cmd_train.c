@@ -14,7 +14,7 @@ jc_backend *jt_open_backend(const char *name, jc_error *err)
     if (!name)
         name = "cpu";
     jc_backend *be = jc_backend_open(name, NULL, err);
-    if (be && strcmp(name, "auto") == 0) {
+    if (be && strncmp(name, "auto", 4) == 0 && (name[4] == 0 || name[4] == ':')) {
         jc_device_info info;
         jc_backend_device_info(be, &info);
         fprintf(stderr, "backend auto: picked %s (%s)\n", jc_backend_name(be), info.name);
@@ -73,7 +73,8 @@ static void usage(FILE *f)
             "                       along a half cosine (default: constant after warm-up;\n"
             "                       give it again with --resume)\n"
             "  --seed N             seed of initialisation, data order, masks (default 1)\n"
-            "  --backend NAME       cpu, opencl, vulkan or auto (default $JEPATOK_BACKEND or cpu)\n"
+            "  --backend NAME       cpu, opencl, vulkan or auto (default $JEPATOK_BACKEND or cpu),\n"
+            "                       optionally with options: cpu:threads=2, vulkan:device=1\n"
             "  --log-every N        metrics every N steps (default 10)\n"
             "  --checkpoint-every N checkpoint and loss picture every N steps (default 200)\n"
             "  --resume             continue the run in DIR from its checkpoint, exactly\n"

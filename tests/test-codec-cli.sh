@@ -286,6 +286,12 @@ rc=$?
 done
 [ "$(wavinfo "$tmp/rt.wav")" = "$(wavinfo "$tmp/in/c22.wav")" ] || rc=1
 ok $rc "roundtrip prints frames, tokens/s, bit/s, real-time factor, STOI: $out"
+JEPATOK_BACKEND=cpu:threads=1 $JEPATOK roundtrip "$tmp/in/c22.wav" -o "$tmp/rt1.wav" --model "$model" 2>/dev/null
+rc=$?
+$JEPATOK roundtrip "$tmp/in/c22.wav" -o "$tmp/rt2.wav" --model "$model" --backend cpu:threads=1 2>/dev/null
+rc2=$?
+[ $rc -eq 0 ] && [ $rc2 -eq 0 ] && cmp -s "$tmp/rt1.wav" "$tmp/rt2.wav"
+ok $? "backend options after a colon, in JEPATOK_BACKEND and --backend (cpu:threads=1)"
 
 mkdir -p "$tmp/many"
 cp "$tmp/data/clip1.wav" "$tmp/data/clip2.wav" "$tmp/data/clip4.wav" "$tmp/many/"
@@ -310,6 +316,8 @@ d=$(newdir); refuses "roundtrip of a WAV with 0 samples" "$d" J roundtrip "$tmp/
 d=$(newdir); refuses "encode of a float WAV holding a NaN" "$d" J encode "$tmp/nan.wav" -o "$d/x.jtok" --npy "$d/x.npy"
 echo "this is not audio" > "$tmp/text.wav"
 d=$(newdir); refuses "encode of a text file" "$d" J encode "$tmp/text.wav" -o "$d/x.jtok"
+d=$(newdir); refuses "an unknown backend option (cpu:thread=1)" "$d" \
+  $JEPATOK roundtrip "$tmp/in/c22.wav" -o "$d/x.wav" --model "$model" --backend cpu:thread=1
 d=$(newdir); refuses "encode with a missing model file" "$d" \
   $JEPATOK encode "$tmp/in/c22.wav" -o "$d/x.jtok" --model "$tmp/nowhere.safetensors"
 d=$(newdir); refuses "encode with a training checkpoint as the model" "$d" \
