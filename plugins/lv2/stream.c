@@ -34,7 +34,6 @@ struct jl_stream {
 
     /* reader side (the thread calling jl_stream_run) */
     int64_t t;
-    uint64_t launched;  /* chunks requested so far */
     int64_t last_drop;  /* the last chunk counted as dropped by the reader */
     float gain;         /* current wet gain; < 0 before the first run */
 
@@ -203,7 +202,6 @@ void jl_stream_reset(jl_stream *s)
     memset(s->in_ring, 0, (s->in_mask + 1) * sizeof(float));
     memset(s->out_ring, 0, (s->out_mask + 1) * sizeof(float));
     s->t = 0;
-    s->launched = 0;
     s->last_drop = -1;
     s->gain = -1.0f;
 }
@@ -233,11 +231,12 @@ void jl_stream_run(jl_stream *s, const float *in, float *out, size_t n, float we
         s->gain = wet;
     size_t pos = 0;
     while (pos < n) {
-        /* request every chunk whose window is complete */
-        int64_t window_end = (int64_t)(s->launched + 1) * s->chunk + s->right;
+        /* request every chunk whose window is complete (only this thread
+         * writes requested, so a relaxed read sees its own last store) */
+        uint64_t requested = atomic_load_explicit(&s->requested, memory_order_relaxed);
+        int64_t window_end = (int64_t)(requested + 1) * s->chunk + s->right;
         if (s->t >= window_end) {
-            s->launched++;
-            atomic_store_explicit(&s->requested, s->launched, memory_order_release);
+            atomic_store_explicit(&s->requested, requested + 1, memory_order_release);
             sem_post(&s->work);
             continue;
         }
