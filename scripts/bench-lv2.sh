@@ -15,10 +15,7 @@ threads=${THREADS:-2}
 uri=urn:jepatok:lv2:codec
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/jt-bench-lv2.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-mkdir -p "$tmp/lv2/jepatok.lv2"
-cp "$here/plugins/lv2/.libs/jepatok_lv2.so" "$here/plugins/lv2/manifest.ttl" "$here/plugins/lv2/jepatok.ttl" \
-  "$tmp/lv2/jepatok.lv2/"
-export LV2_PATH="$tmp/lv2" JEPATOK_LIBRARY="$here/.libs/libjepatok.so.0" JEPATOK_BACKEND="cpu:threads=$threads"
+export LV2_PATH="$here/plugins/lv2/bundles" JEPATOK_LIBRARY="$here/.libs/libjepatok.so.0" JEPATOK_BACKEND="cpu:threads=$threads"
 short=10
 "$here/tests/lv2-wav" pad "$here/data/speech-ru.wav" 24000 $((seconds - 5)) "$tmp/long.wav"
 "$here/tests/lv2-wav" pad "$here/data/speech-ru.wav" 24000 $((short - 5)) "$tmp/short.wav"
