@@ -18,10 +18,12 @@ int jt_bench_stage1(int argc, char **argv)
     jt_config cfg;
     int parsed = jt_step_bench_parse(argc, argv, cmd, 0, &o, &cfg);
     if (parsed == 1)
-        printf("usage: jepatok bench stage1 [--config NAME] [--batch N] [--crop-seconds S] [--steps N]\n"
+        printf("usage: jepatok bench stage1 [--config NAME | --model FILE] [--batch N] [--crop-seconds S] [--steps N]\n"
                "                            [--warmup N] [--threads N] [--backend NAME]\n"
                "Seconds per stage-1 training step (forward, backward, clipping, AdamW, EMA) on\n"
-               "random full-length clips, median of --steps after --warmup; one JSON line.\n");
+               "random full-length clips, median of --steps after --warmup; one JSON line.\n"
+               "--model FILE times the configuration model FILE was trained with instead of\n"
+               "--config (default small).\n");
     if (parsed)
         return parsed == 1 ? 0 : 2;
     jc_backend *be = jt_step_bench_backend(&o, cmd);
@@ -87,11 +89,12 @@ int jt_bench_stage1(int argc, char **argv)
     getrusage(RUSAGE_SELF, &ru);
     jc_device_info info;
     jc_backend_device_info(be, &info);
-    printf("{\"config\": \"%s\", \"batch\": %lld, \"crop_seconds\": %.2f, \"backend\": \"%s\", \"device\": \"%s\", "
+    char model_json[4200];
+    printf("{\"config\": \"%s\", \"model\": %s, \"batch\": %lld, \"crop_seconds\": %.2f, \"backend\": \"%s\", \"device\": \"%s\", "
            "\"threads\": %d, \"seconds_per_step\": %.4f, \"planned_activation_mib\": %.1f, "
            "\"naive_activation_mib\": %.1f, \"params_and_target_mib\": %.1f, \"optimiser_mib\": %.1f, "
            "\"peak_rss_mib\": %.1f}\n",
-           cfg.name, (long long)batch, (double)T / cfg.sample_rate, jc_backend_name(be), info.name,
+           cfg.name, jt_step_bench_model_json(&o, model_json, sizeof model_json), (long long)batch, (double)T / cfg.sample_rate, jc_backend_name(be), info.name,
            info.compute_units, median, (double)gs.planned_bytes / 1048576.0,
            (double)gs.naive_bytes / 1048576.0, (double)params / 1048576.0, (double)optim / 1048576.0,
            (double)ru.ru_maxrss / 1024.0);

@@ -16,14 +16,16 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: jepatok bench stage2 [--config NAME] [--batch N] [--crop-seconds S] [--steps N]\n"
+    fprintf(f, "usage: jepatok bench stage2 [--config NAME | --model FILE] [--batch N] [--crop-seconds S] [--steps N]\n"
                "                            [--warmup N] [--threads N] [--backend NAME] [--adversarial]\n"
                "                            [--finetune-encoder S]\n"
                "Seconds per stage-2 training step (frozen encoder, decoder, L1 + MRSTFT, backward,\n"
                "clipping, AdamW; with --adversarial also the LSGAN and feature-matching terms and\n"
                "the discriminator step; with --finetune-encoder S > 0 the encoder's backward and\n"
                "AdamW too, at S times the learning rate, as train stage2) on random clips, median\n"
-               "of --steps after --warmup; one JSON line.\n");
+               "of --steps after --warmup; one JSON line.  --model FILE times the configuration\n"
+               "model FILE was trained with (the shipped model's grown decoder, say) instead of\n"
+               "--config (default small).\n");
 }
 
 int jt_bench_stage2(int argc, char **argv)
@@ -139,12 +141,13 @@ int jt_bench_stage2(int argc, char **argv)
     getrusage(RUSAGE_SELF, &ru);
     jc_device_info info;
     jc_backend_device_info(be, &info);
-    printf("{\"config\": \"%s\", \"batch\": %lld, \"crop_seconds\": %.2f, \"adversarial\": %s, "
+    char model_json[4200];
+    printf("{\"config\": \"%s\", \"model\": %s, \"batch\": %lld, \"crop_seconds\": %.2f, \"adversarial\": %s, "
            "\"finetune_encoder\": %g, \"backend\": \"%s\", "
            "\"device\": \"%s\", \"threads\": %d, \"seconds_per_step\": %.4f, \"planned_activation_mib\": %.1f, "
            "\"planned_disc_activation_mib\": %.1f, \"params_mib\": %.1f, \"optimiser_mib\": %.1f, "
            "\"peak_rss_mib\": %.1f, \"loss_g\": %.6g, \"loss_d\": %.6g}\n",
-           cfg.name, (long long)batch, (double)T / cfg.sample_rate, adversarial ? "true" : "false",
+           cfg.name, jt_step_bench_model_json(&o, model_json, sizeof model_json), (long long)batch, (double)T / cfg.sample_rate, adversarial ? "true" : "false",
            o.finetune_encoder, jc_backend_name(be), info.name, info.compute_units, median,
            (double)gst.planned_bytes / 1048576.0, (double)dst.planned_bytes / 1048576.0,
            (double)params / 1048576.0, (double)optim / 1048576.0, (double)ru.ru_maxrss / 1024.0, loss_g, loss_d);

@@ -6,6 +6,7 @@
 
 #include "bench_step.h"
 #include "cli.h"
+#include "codec.h"
 #include "train.h"
 
 int jt_step_bench_parse(int argc, char **argv, const char *cmd, int with_adversarial, jt_step_bench *b,
@@ -17,6 +18,8 @@ int jt_step_bench_parse(int argc, char **argv, const char *cmd, int with_adversa
             return 1;
         else if (has && !strcmp(argv[i], "--config"))
             b->config = argv[++i];
+        else if (has && !strcmp(argv[i], "--model"))
+            b->model = argv[++i];
         else if (has && !strcmp(argv[i], "--batch"))
             b->batch = atoll(argv[++i]);
         else if (has && !strcmp(argv[i], "--crop-seconds"))
@@ -38,10 +41,22 @@ int jt_step_bench_parse(int argc, char **argv, const char *cmd, int with_adversa
             return 2;
         }
     }
-    char err[512];
+    char err[1024];
     int bad_counts = b->batch < 1 || b->steps < 1 || b->warmup < 0 || !(b->crop_seconds > 0);
-    if (bad_counts || jt_cli_config(b->config, cfg, err, sizeof err)) {
-        fprintf(stderr, "%s: %s\n", cmd, bad_counts ? "counts and --crop-seconds must be positive" : err);
+    if (bad_counts) {
+        fprintf(stderr, "%s: counts and --crop-seconds must be positive\n", cmd);
+        return 2;
+    }
+    if (b->model) { /* the shapes a model file was trained with (a grown decoder, say) */
+        jt_model m;
+        if (jt_model_open(&m, b->model, err, sizeof err)) {
+            fprintf(stderr, "%s: %s\n", cmd, err);
+            return 2;
+        }
+        *cfg = m.cfg;
+        jt_model_close(&m);
+    } else if (jt_cli_config(b->config, cfg, err, sizeof err)) {
+        fprintf(stderr, "%s: %s\n", cmd, err);
         return 2;
     }
     return 0;
@@ -58,6 +73,22 @@ jc_backend *jt_step_bench_backend(const jt_step_bench *b, const char *cmd)
     if (!be)
         fprintf(stderr, "%s: %s\n", cmd, e.msg);
     return be;
+}
+
+const char *jt_step_bench_model_json(const jt_step_bench *b, char *buf, size_t n)
+{
+    if (!b->model)
+        return "null";
+    size_t k = 0;
+    buf[k++] = '"';
+    for (const char *c = b->model; *c && k + 3 < n; c++) {
+        if (*c == '"' || *c == '\\')
+            buf[k++] = '\\';
+        buf[k++] = (unsigned char)*c < 0x20 ? '?' : *c;
+    }
+    buf[k++] = '"';
+    buf[k] = 0;
+    return buf;
 }
 
 static int cmp_double(const void *a, const void *b)

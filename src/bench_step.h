@@ -10,6 +10,7 @@
 
 typedef struct {
     const char *config, *backend;
+    const char *model;      /* non-NULL: the configuration of this model file, not config */
     int64_t batch, steps, warmup, threads;
     double crop_seconds;
     int adversarial;        /* stage 2 only */
@@ -24,6 +25,9 @@ int jt_step_bench_parse(int argc, char **argv, const char *cmd, int with_adversa
 /* The backend: --threads N on the CPU, else --backend as the trainers open
  * it.  NULL after printing why. */
 jc_backend *jt_step_bench_backend(const jt_step_bench *b, const char *cmd);
+/* --model as a JSON value for the result line: null, or the path quoted
+ * (in buf, of n bytes). */
+const char *jt_step_bench_model_json(const jt_step_bench *b, char *buf, size_t n);
 /* Median of n values (sorts them). */
 double jt_median(double *v, int64_t n);
 

@@ -173,6 +173,14 @@ $JEPATOK info --model "$tmp/wide/model.safetensors" > "$tmp/info-wide.txt" 2>&1
 line=$(head -n 1 "$tmp/info-wide.txt")
 echo "$line" | grep -q "^configuration: tiny, changed: .*dec_channels"
 ok $? "info says which keys a grown model changed from its preset: $line"
+# the step benchmark times a model file's own shapes, not its preset's
+bench() { $JEPATOK bench stage2 --steps 1 --warmup 0 --batch 1 --threads 1 "$@" 2> /dev/null; }
+b_tiny=$(bench --config tiny) b_wide=$(bench --model "$tmp/wide/model.safetensors")
+m_tiny=$(echo "$b_tiny" | sed -n 's/.*"params_mib": \([0-9.]*\).*/\1/p')
+m_wide=$(echo "$b_wide" | sed -n 's/.*"params_mib": \([0-9.]*\).*/\1/p')
+echo "$b_wide" | grep -q "\"model\": \"$tmp/wide/model.safetensors\"" &&
+  awk -v a="$m_tiny" -v b="$m_wide" 'BEGIN { exit !(a > 0 && b > a) }'
+ok $? "bench stage2 --model times the grown decoder: parameters $m_wide MiB, the tiny preset's $m_tiny"
 # the model file records where its weights came from, under its own name:
 # a stage-1 encoder (--encoder) or a model continued (--init)
 $JEPATOK info --model "$tmp/cont/model.safetensors" > "$tmp/info-cont.txt" 2>&1
