@@ -47,32 +47,26 @@ static long now_ns(void)
     return ts.tv_sec * 1000000000L + ts.tv_nsec;
 }
 
-/* Spin until *v != old (returns 1) or spin_ns pass (returns 0); the clock
- * is read every 64 rounds only. */
-static int spin_while_equal_ulong(atomic_ulong *v, unsigned long old, long spin_ns)
+static int new_job(jc_threadpool *tp, unsigned long seen)
 {
-    if (spin_ns <= 0)
-        return 0;
-    long deadline = now_ns() + spin_ns;
-    for (unsigned i = 1;; i++) {
-        if (atomic_load_explicit(v, memory_order_acquire) != old)
-            return 1;
-        cpu_relax();
-        if ((i & 63) == 0) {
-            if (now_ns() > deadline)
-                return 0;
-            sched_yield(); /* a thread that has no core of its own gets one */
-        }
-    }
+    return atomic_load_explicit(&tp->generation, memory_order_acquire) != seen;
 }
 
-static int spin_until_zero(atomic_int *v, long spin_ns)
+static int all_done(jc_threadpool *tp, unsigned long unused)
 {
-    if (spin_ns <= 0)
+    (void)unused;
+    return atomic_load_explicit(&tp->pending, memory_order_acquire) == 0;
+}
+
+/* Spin until ready(tp, arg) or tp->spin_ns pass; returns whether it got
+ * ready.  The clock is read, and the core yielded, every 64 rounds. */
+static int spin_until(jc_threadpool *tp, int (*ready)(jc_threadpool *, unsigned long), unsigned long arg)
+{
+    if (tp->spin_ns <= 0)
         return 0;
-    long deadline = now_ns() + spin_ns;
+    long deadline = now_ns() + tp->spin_ns;
     for (unsigned i = 1;; i++) {
-        if (atomic_load_explicit(v, memory_order_acquire) == 0)
+        if (ready(tp, arg))
             return 1;
         cpu_relax();
         if ((i & 63) == 0) {
@@ -98,7 +92,7 @@ static void *worker_main(void *p)
     for (;;) {
         /* a new generation seen while spinning carries its fn and arg
          * (written before it, under mu, and read after an acquire load) */
-        spin_while_equal_ulong(&tp->generation, seen, tp->spin_ns);
+        spin_until(tp, new_job, seen);
         pthread_mutex_lock(&tp->mu);
         while (!tp->quit && atomic_load_explicit(&tp->generation, memory_order_relaxed) == seen)
             pthread_cond_wait(&tp->job_cv, &tp->mu);
@@ -187,7 +181,7 @@ void jc_threadpool_run(jc_threadpool *tp, jc_parallel_fn fn, void *arg)
 
     fn(arg, 0, tp->n);
 
-    if (!spin_until_zero(&tp->pending, tp->spin_ns)) {
+    if (!spin_until(tp, all_done, 0)) {
         pthread_mutex_lock(&tp->mu);
         while (atomic_load_explicit(&tp->pending, memory_order_acquire) > 0)
             pthread_cond_wait(&tp->done_cv, &tp->mu);
