@@ -89,15 +89,17 @@ int jt_bench_stage1(int argc, char **argv)
     getrusage(RUSAGE_SELF, &ru);
     jc_device_info info;
     jc_backend_device_info(be, &info);
-    char model_json[4200];
+    char *model_json = jt_step_bench_model_json(&o);
     printf("{\"config\": \"%s\", \"model\": %s, \"batch\": %lld, \"crop_seconds\": %.2f, \"backend\": \"%s\", \"device\": \"%s\", "
            "\"threads\": %d, \"seconds_per_step\": %.4f, \"planned_activation_mib\": %.1f, "
            "\"naive_activation_mib\": %.1f, \"params_and_target_mib\": %.1f, \"optimiser_mib\": %.1f, "
            "\"peak_rss_mib\": %.1f}\n",
-           cfg.name, jt_step_bench_model_json(&o, model_json, sizeof model_json), (long long)batch, (double)T / cfg.sample_rate, jc_backend_name(be), info.name,
+           cfg.name, model_json ? model_json : "null", (long long)batch, (double)T / cfg.sample_rate,
+           jc_backend_name(be), info.name,
            info.compute_units, median, (double)gs.planned_bytes / 1048576.0,
            (double)gs.naive_bytes / 1048576.0, (double)params / 1048576.0, (double)optim / 1048576.0,
            (double)ru.ru_maxrss / 1024.0);
+    free(model_json);
     free(times);
     status = 0;
 out:

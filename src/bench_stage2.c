@@ -141,16 +141,18 @@ int jt_bench_stage2(int argc, char **argv)
     getrusage(RUSAGE_SELF, &ru);
     jc_device_info info;
     jc_backend_device_info(be, &info);
-    char model_json[4200];
+    char *model_json = jt_step_bench_model_json(&o);
     printf("{\"config\": \"%s\", \"model\": %s, \"batch\": %lld, \"crop_seconds\": %.2f, \"adversarial\": %s, "
            "\"finetune_encoder\": %g, \"backend\": \"%s\", "
            "\"device\": \"%s\", \"threads\": %d, \"seconds_per_step\": %.4f, \"planned_activation_mib\": %.1f, "
            "\"planned_disc_activation_mib\": %.1f, \"params_mib\": %.1f, \"optimiser_mib\": %.1f, "
            "\"peak_rss_mib\": %.1f, \"loss_g\": %.6g, \"loss_d\": %.6g}\n",
-           cfg.name, jt_step_bench_model_json(&o, model_json, sizeof model_json), (long long)batch, (double)T / cfg.sample_rate, adversarial ? "true" : "false",
+           cfg.name, model_json ? model_json : "null", (long long)batch, (double)T / cfg.sample_rate,
+           adversarial ? "true" : "false",
            o.finetune_encoder, jc_backend_name(be), info.name, info.compute_units, median,
            (double)gst.planned_bytes / 1048576.0, (double)dst.planned_bytes / 1048576.0,
            (double)params / 1048576.0, (double)optim / 1048576.0, (double)ru.ru_maxrss / 1024.0, loss_g, loss_d);
+    free(model_json);
     status = 0;
 out:
     free(wave);

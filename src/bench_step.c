@@ -1,12 +1,13 @@
 /* bench_step.c: options, backend and median shared by the training-step
  * benchmarks (see bench_step.h). */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bench_step.h"
 #include "cli.h"
-#include "codec.h"
+#include "model_file.h"
 #include "train.h"
 
 int jt_step_bench_parse(int argc, char **argv, const char *cmd, int with_adversarial, jt_step_bench *b,
@@ -47,14 +48,12 @@ int jt_step_bench_parse(int argc, char **argv, const char *cmd, int with_adversa
         fprintf(stderr, "%s: counts and --crop-seconds must be positive\n", cmd);
         return 2;
     }
-    if (b->model) { /* the shapes a model file was trained with (a grown decoder, say) */
-        jt_model m;
-        if (jt_model_open(&m, b->model, err, sizeof err)) {
+    uint8_t id[JT_MODEL_ID_BYTES];
+    if (b->model) { /* the shapes a model file was trained with (a grown decoder, say): its header only */
+        if (jt_model_read_header(b->model, cfg, id, NULL, err, sizeof err)) {
             fprintf(stderr, "%s: %s\n", cmd, err);
             return 2;
         }
-        *cfg = m.cfg;
-        jt_model_close(&m);
     } else if (jt_cli_config(b->config, cfg, err, sizeof err)) {
         fprintf(stderr, "%s: %s\n", cmd, err);
         return 2;
@@ -75,20 +74,12 @@ jc_backend *jt_step_bench_backend(const jt_step_bench *b, const char *cmd)
     return be;
 }
 
-const char *jt_step_bench_model_json(const jt_step_bench *b, char *buf, size_t n)
+char *jt_step_bench_model_json(const jt_step_bench *b)
 {
-    if (!b->model)
-        return "null";
-    size_t k = 0;
-    buf[k++] = '"';
-    for (const char *c = b->model; *c && k + 3 < n; c++) {
-        if (*c == '"' || *c == '\\')
-            buf[k++] = '\\';
-        buf[k++] = (unsigned char)*c < 0x20 ? '?' : *c;
-    }
-    buf[k++] = '"';
-    buf[k] = 0;
-    return buf;
+    json_t *v = b->model ? json_string(b->model) : json_null();
+    char *text = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
+    json_decref(v);
+    return text;
 }
 
 static int cmp_double(const void *a, const void *b)

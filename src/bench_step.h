@@ -25,9 +25,9 @@ int jt_step_bench_parse(int argc, char **argv, const char *cmd, int with_adversa
 /* The backend: --threads N on the CPU, else --backend as the trainers open
  * it.  NULL after printing why. */
 jc_backend *jt_step_bench_backend(const jt_step_bench *b, const char *cmd);
-/* --model as a JSON value for the result line: null, or the path quoted
- * (in buf, of n bytes). */
-const char *jt_step_bench_model_json(const jt_step_bench *b, char *buf, size_t n);
+/* --model as a JSON value for the result line: null or the path as a
+ * string; free() it (NULL when out of memory or not UTF-8). */
+char *jt_step_bench_model_json(const jt_step_bench *b);
 /* Median of n values (sorts them). */
 double jt_median(double *v, int64_t n);
 

@@ -127,6 +127,36 @@ static int parse_hex_id(const char *hex, uint8_t id[JT_MODEL_ID_BYTES])
     return 0;
 }
 
+int jt_model_read_header(const char *path, jt_config *cfg, uint8_t id[JT_MODEL_ID_BYTES], jc_metadata *md, char *err,
+                         size_t errlen)
+{
+    jc_metadata got = {0};
+    jc_error e = {0};
+    if (jc_safetensors_read_metadata(path, &got, &e)) {
+        snprintf(err, errlen, "%s", e.msg);
+        return -1;
+    }
+    const char *fmt = jc_metadata_get(&got, "format"), *cj = jc_metadata_get(&got, "config");
+    char cerr[256];
+    if (!fmt || strcmp(fmt, "jepatok-model") != 0 || !cj ||
+        parse_hex_id(jc_metadata_get(&got, "model_id"), id)) {
+        snprintf(err, errlen, "%s: not a jepatok model (no format \"jepatok-model\", config and model_id; a "
+                              "training checkpoint is not a model: use the run's model.safetensors)", path);
+        jc_metadata_free(&got);
+        return -1;
+    }
+    if (jt_config_from_json(cfg, cj, cerr, sizeof cerr) || jt_config_validate(cfg, cerr, sizeof cerr)) {
+        snprintf(err, errlen, "%s: bad configuration: %s", path, cerr);
+        jc_metadata_free(&got);
+        return -1;
+    }
+    if (md)
+        *md = got;
+    else
+        jc_metadata_free(&got);
+    return 0;
+}
+
 int jt_model_load(const char *path, jc_backend *be, jt_stage2 *m, uint8_t id[JT_MODEL_ID_BYTES], jc_metadata *md,
                   char *err, size_t errlen)
 {
@@ -135,24 +165,8 @@ int jt_model_load(const char *path, jc_backend *be, jt_stage2 *m, uint8_t id[JT_
     jt_config cfg;
     uint8_t want[JT_MODEL_ID_BYTES];
     memset(m, 0, sizeof *m);
-    if (jc_safetensors_read_metadata(path, &got, &e)) {
-        snprintf(err, errlen, "%s", e.msg);
+    if (jt_model_read_header(path, &cfg, want, &got, err, errlen))
         return -1;
-    }
-    const char *fmt = jc_metadata_get(&got, "format"), *cj = jc_metadata_get(&got, "config");
-    char cerr[256];
-    if (!fmt || strcmp(fmt, "jepatok-model") != 0 || !cj ||
-        parse_hex_id(jc_metadata_get(&got, "model_id"), want)) {
-        snprintf(err, errlen, "%s: not a jepatok model (no format \"jepatok-model\", config and model_id; a "
-                              "training checkpoint is not a model: use the run's model.safetensors)", path);
-        jc_metadata_free(&got);
-        return -1;
-    }
-    if (jt_config_from_json(&cfg, cj, cerr, sizeof cerr) || jt_config_validate(&cfg, cerr, sizeof cerr)) {
-        snprintf(err, errlen, "%s: bad configuration: %s", path, cerr);
-        jc_metadata_free(&got);
-        return -1;
-    }
     int r = -1;
     if (jt_stage2_model_create(m, &cfg, be, 0, 1, 0, err, errlen))
         goto out;

@@ -24,6 +24,11 @@ void jt_model_id_hex(const uint8_t id[JT_MODEL_ID_BYTES], char hex[2 * JT_MODEL_
  * changed) with extra metadata (may be NULL).  *id_out may be NULL. */
 int jt_model_save(const char *path, const jt_stage2 *m, jc_dtype dtype, const jc_metadata *extra,
                   uint8_t id_out[JT_MODEL_ID_BYTES], char *err, size_t errlen);
+/* What a model file declares, without its weights: its configuration and
+ * model id, checked as jt_model_load checks them; md (may be NULL)
+ * receives the metadata (free it with jc_metadata_free). */
+int jt_model_read_header(const char *path, jt_config *cfg, uint8_t id[JT_MODEL_ID_BYTES], jc_metadata *md, char *err,
+                         size_t errlen);
 /* Load into a new jt_stage2 (no discriminators) on be; md (may be NULL)
  * receives the metadata. */
 int jt_model_load(const char *path, jc_backend *be, jt_stage2 *m, uint8_t id[JT_MODEL_ID_BYTES], jc_metadata *md,
