@@ -137,6 +137,22 @@ int main(void)
     tap_ok(quiet == 0.0 && good < 1e-6, "a failed window plays as silence; the following chunks are right");
     tap_ok(jl_stream_dropped(s) >= 7, "failed windows are counted (%llu)", (unsigned long long)jl_stream_dropped(s));
     free(out);
+
+    /* restart halfway through a chunk: the windows start afresh from the
+     * next sample, as after a reset, but the dropped count stays */
+    uint64_t dropped = jl_stream_dropped(s);
+    c.fail_every = 0;
+    free(feed(s, 5 * CHUNK * FRAME / 2, 200, 1.0f, 1));
+    jl_stream_restart(s);
+    c.calls = 0;
+    c.bad_windows = 0;
+    out = feed(s, total, 400, 1.0f, 1);
+    err = delayed_error(out, LATENCY, total, 2.0f);
+    tap_ok(err < 1e-6 && c.bad_windows == 0 && delayed_error(out, 0, LATENCY, 0.0f) == 0.0,
+           "restart: silence for the latency, then codec(input) with windows counted from the restart (max error %.2g)",
+           err);
+    tap_ok(jl_stream_dropped(s) == dropped, "restart keeps the dropped count (%llu)", (unsigned long long)dropped);
+    free(out);
     jl_stream_free(s);
 
     /* live (no waiting) while the codec is stuck: run() still returns,

@@ -9,6 +9,14 @@
  * late chunk as silence, so an export never has holes.  lv2:enabled
  * switches between the codec and the input delayed by the same latency.
  *
+ * Reproducible renders: the codec's output depends on where its chunk
+ * seams fall in the audio, and left to itself the plugin would count them
+ * from its activation, an arbitrary moment before an export in a DAW (two
+ * exports of one Ardour session differed).  So when free-wheeling starts,
+ * an offline render is starting: the plugin restarts the codec there, and
+ * a host that renders the same way each time (Ardour does:
+ * scripts/check-lv2-ardour.sh) gets the same bits each time.
+ *
  * The model is the default one (libjepatok's rule: $JEPATOK_MODEL, else
  * the installed default model); the backend is $JEPATOK_BACKEND, else
  * the CPU with two threads, leaving the host's audio threads room. */
@@ -47,6 +55,7 @@ typedef struct {
     const float *in;
     float *out, *latency, *dropped;
     const float *enabled, *freewheel;
+    int was_freewheeling;
 } jl_plugin;
 
 /* The worker's callback: the window through encode and decode. */
@@ -165,13 +174,21 @@ static void connect_port(LV2_Handle h, uint32_t port, void *data)
     }
 }
 
-static void activate(LV2_Handle h) { jl_stream_reset(((jl_plugin *)h)->stream); }
+static void activate(LV2_Handle h)
+{
+    jl_plugin *p = h;
+    jl_stream_reset(p->stream);
+    p->was_freewheeling = 0;
+}
 
 static void run(LV2_Handle h, uint32_t n)
 {
     jl_plugin *p = h;
     float wet = p->enabled ? (*p->enabled > 0.5f ? 1.0f : 0.0f) : 1.0f;
     int wait = p->freewheel && *p->freewheel > 0.5f;
+    if (wait && !p->was_freewheeling) /* a render starts: waiting is allowed now */
+        jl_stream_restart(p->stream);
+    p->was_freewheeling = wait;
     if (p->in && p->out)
         jl_stream_run(p->stream, p->in, p->out, n, wet, wait);
     if (p->latency)

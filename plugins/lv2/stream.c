@@ -189,7 +189,7 @@ size_t jl_stream_window(const jl_stream *s) { return (size_t)s->window; }
 
 uint64_t jl_stream_dropped(const jl_stream *s) { return atomic_load(&((jl_stream *)s)->dropped); }
 
-void jl_stream_reset(jl_stream *s)
+void jl_stream_restart(jl_stream *s)
 {
     while (atomic_load(&s->done) < atomic_load(&s->requested))
         sem_wait(&s->ready);
@@ -198,12 +198,17 @@ void jl_stream_reset(jl_stream *s)
     atomic_store(&s->requested, 0);
     atomic_store(&s->done, 0);
     atomic_store(&s->written, 0);
-    atomic_store(&s->dropped, 0);
     memset(s->in_ring, 0, (s->in_mask + 1) * sizeof(float));
     memset(s->out_ring, 0, (s->out_mask + 1) * sizeof(float));
     s->t = 0;
     s->last_drop = -1;
     s->gain = -1.0f;
+}
+
+void jl_stream_reset(jl_stream *s)
+{
+    jl_stream_restart(s);
+    atomic_store(&s->dropped, 0);
 }
 
 /* Is chunk k's output there?  With wait, until it is. */

@@ -49,9 +49,14 @@ void jl_stream_free(jl_stream *s);
 size_t jl_stream_latency(const jl_stream *s);
 /* Window length in samples: what process receives. */
 size_t jl_stream_window(const jl_stream *s);
-/* Back to the start: silence in, nothing queued.  Waits for the worker to
- * go idle: not real-time safe (LV2 activate). */
+/* Back to the start: silence in, nothing queued, the dropped count
+ * zeroed.  Waits for the worker to go idle: not real-time safe (LV2
+ * activate). */
 void jl_stream_reset(jl_stream *s);
+/* The same, keeping the dropped count: what came before no longer
+ * matters to what comes after (an offline render starting).  Waits like
+ * jl_stream_reset. */
+void jl_stream_restart(jl_stream *s);
 /* n samples in, n samples out (in and out may be the same buffer).
  * wet: the gain of the codec's output, 0..1; the rest is the input
  * delayed by the same latency (a bypass that keeps the timing).  The gain
