@@ -120,6 +120,53 @@ static void push(series *s, double x, double y)
     s->y[s->n++] = y;
 }
 
+/* Centred moving mean over 2 * half + 1 points (fewer at the ends): one
+ * step's loss on a batch of a few clips is noise around the trend the
+ * picture is for. */
+static void moving_mean(const double *y, int n, int half, double *out)
+{
+    double sum = 0;
+    int lo = 0, hi = -1;
+    for (int i = 0; i < n; i++) {
+        int a = i - half < 0 ? 0 : i - half, b = i + half >= n ? n - 1 : i + half;
+        while (hi < b)
+            sum += y[++hi];
+        while (lo < a)
+            sum -= y[lo++];
+        out[i] = sum / (b - a + 1);
+    }
+}
+
+typedef struct {
+    int W, H, L, R, T, B;
+    double x0, x1, y0, y1; /* y in log10 */
+} plot_frame;
+
+/* colour as #rrggbb, mixed with white by `pale` (0: itself, 1: white); a
+ * pale colour rather than transparency, which not every renderer draws */
+static void print_colour(FILE *f, unsigned rgb, double pale)
+{
+    fputc('#', f);
+    for (int shift = 16; shift >= 0; shift -= 8) {
+        unsigned c = (rgb >> shift) & 0xff;
+        fprintf(f, "%02x", (unsigned)lround(c + (255 - c) * pale));
+    }
+}
+
+static void polyline(FILE *f, const plot_frame *p, const double *x, const double *y, int n, unsigned rgb,
+                     double pale, double width)
+{
+    if (n == 0)
+        return;
+    fprintf(f, "<polyline fill='none' stroke='");
+    print_colour(f, rgb, pale);
+    fprintf(f, "' stroke-width='%.1f' points='", width);
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%.1f,%.1f ", p->L + (x[i] - p->x0) / (p->x1 - p->x0) * (p->W - p->L - p->R),
+                p->H - p->B - (log10(y[i]) - p->y0) / (p->y1 - p->y0) * (p->H - p->T - p->B));
+    fprintf(f, "'/>\n");
+}
+
 int jt_plot_metrics(const char *dir, const char *const *keys, int n_keys, const char *title)
 {
     char path[4096], tmp[4200];
@@ -161,33 +208,52 @@ int jt_plot_metrics(const char *dir, const char *const *keys, int n_keys, const 
         x1 = x0 + 1;
     if (y1 <= y0)
         y1 = y0 + 1;
+    const plot_frame p = {W, H, L, R, T, B, x0, x1, y0, y1};
     fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' font-family='sans-serif' "
                "font-size='12'>\n<rect width='100%%' height='100%%' fill='white'/>\n", W, H);
-    fprintf(f, "<text x='%d' y='22' font-size='15'>%s</text>\n", L, title);
+    /* a long title shrinks to fit the width (about 0.55 em per character) */
+    double title_px = fmax(8, fmin(15, (W - 20) / (0.55 * (double)strlen(title))));
+    fprintf(f, "<text x='10' y='22' font-size='%.1f'>%s</text>\n", title_px, title);
     fprintf(f, "<rect x='%d' y='%d' width='%d' height='%d' fill='none' stroke='#888'/>\n", L, T, W - L - R, H - T - B);
-    for (int d = (int)floor(y0); d <= (int)ceil(y1); d++) { /* decades */
-        double yy = H - B - (d - y0) / (y1 - y0) * (H - T - B);
-        if (yy < T - 1 || yy > H - B + 1)
-            continue;
-        fprintf(f, "<line x1='%d' x2='%d' y1='%.1f' y2='%.1f' stroke='#ddd'/><text x='%d' y='%.1f' "
-                   "text-anchor='end'>1e%d</text>\n", L, W - R, yy, yy, L - 6, yy + 4, d);
-    }
+    /* ticks at 1, 2 and 5 times each power of ten, only 1 past two decades */
+    const int mantissas[] = {1, 2, 5}, n_mantissas = y1 - y0 > 2 ? 1 : 3;
+    for (int d = (int)floor(y0); d <= (int)ceil(y1); d++)
+        for (int m = 0; m < n_mantissas; m++) {
+            double v = mantissas[m] * pow(10, d), yy = H - B - (log10(v) - y0) / (y1 - y0) * (H - T - B);
+            if (yy < T - 1 || yy > H - B + 1)
+                continue;
+            fprintf(f, "<line x1='%d' x2='%d' y1='%.1f' y2='%.1f' stroke='#ddd'/><text x='%d' y='%.1f' "
+                       "text-anchor='end'>%g</text>\n", L, W - R, yy, yy, L - 6, yy + 4, v);
+        }
     fprintf(f, "<text x='%d' y='%d' text-anchor='middle'>step (%.0f to %.0f)</text>\n", (L + W - R) / 2, H - 15, x0,
             x1);
-    static const char *const colours[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b",
-                                          "#e377c2", "#7f7f7f"};
+    static const unsigned colours[] = {0x1f77b4, 0xd62728, 0x2ca02c, 0x9467bd,
+                                       0xff7f0e, 0x8c564b, 0xe377c2, 0x7f7f7f};
+    int half = 0; /* the moving mean spans about 1 % of the longest series */
+    for (int k = 0; k < n_keys; k++)
+        half = s[k].n / 200 > half ? s[k].n / 200 : half;
+    for (int k = 0; half > 0 && k < n_keys; k++) /* every pale line under every mean */
+        polyline(f, &p, s[k].x, s[k].y, s[k].n, colours[k], 0.75, 1);
     for (int k = 0; k < n_keys; k++) {
         if (!s[k].n)
             continue;
-        fprintf(f, "<polyline fill='none' stroke='%s' stroke-width='1.5' points='", colours[k]);
-        for (int i = 0; i < s[k].n; i++)
-            fprintf(f, "%.1f,%.1f ", L + (s[k].x[i] - x0) / (x1 - x0) * (W - L - R),
-                    H - B - (log10(s[k].y[i]) - y0) / (y1 - y0) * (H - T - B));
-        fprintf(f, "'/>\n<text x='%d' y='%d' fill='%s'>%s</text>\n", W - R - 150, T + 18 + 16 * k, colours[k],
-                keys[k]);
+        if (half > 0) {
+            double *mean = malloc((size_t)s[k].n * sizeof *mean);
+            moving_mean(s[k].y, s[k].n, half, mean);
+            polyline(f, &p, s[k].x, mean, s[k].n, colours[k], 0, 2);
+            free(mean);
+        } else {
+            polyline(f, &p, s[k].x, s[k].y, s[k].n, colours[k], 0, 1.5);
+        }
+        fprintf(f, "<text x='%d' y='%d' fill='", W - R - 150, T + 18 + 16 * k);
+        print_colour(f, colours[k], 0);
+        fprintf(f, "'>%s</text>\n", keys[k]);
         free(s[k].x);
         free(s[k].y);
     }
+    if (half > 0)
+        fprintf(f, "<text x='%d' y='%d' fill='#555'>pale: every logged value; line: mean over %d of them</text>\n",
+                L, H - 2, 2 * half + 1);
     fprintf(f, "</svg>\n");
     int ok = fclose(f) == 0;
     return ok && rename(tmp, path) == 0 ? 0 : -1;
