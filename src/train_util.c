@@ -153,6 +153,17 @@ static void print_colour(FILE *f, unsigned rgb, double pale)
     }
 }
 
+/* pixel coordinates of a step and of a value (on the log axis) */
+static double frame_x(const plot_frame *p, double step)
+{
+    return p->L + (step - p->x0) / (p->x1 - p->x0) * (p->W - p->L - p->R);
+}
+
+static double frame_y(const plot_frame *p, double value)
+{
+    return p->H - p->B - (log10(value) - p->y0) / (p->y1 - p->y0) * (p->H - p->T - p->B);
+}
+
 static void polyline(FILE *f, const plot_frame *p, const double *x, const double *y, int n, unsigned rgb,
                      double pale, double width)
 {
@@ -162,8 +173,7 @@ static void polyline(FILE *f, const plot_frame *p, const double *x, const double
     print_colour(f, rgb, pale);
     fprintf(f, "' stroke-width='%.1f' points='", width);
     for (int i = 0; i < n; i++)
-        fprintf(f, "%.1f,%.1f ", p->L + (x[i] - p->x0) / (p->x1 - p->x0) * (p->W - p->L - p->R),
-                p->H - p->B - (log10(y[i]) - p->y0) / (p->y1 - p->y0) * (p->H - p->T - p->B));
+        fprintf(f, "%.1f,%.1f ", frame_x(p, x[i]), frame_y(p, y[i]));
     fprintf(f, "'/>\n");
 }
 
@@ -219,7 +229,7 @@ int jt_plot_metrics(const char *dir, const char *const *keys, int n_keys, const 
     const int mantissas[] = {1, 2, 5}, n_mantissas = y1 - y0 > 2 ? 1 : 3;
     for (int d = (int)floor(y0); d <= (int)ceil(y1); d++)
         for (int m = 0; m < n_mantissas; m++) {
-            double v = mantissas[m] * pow(10, d), yy = H - B - (log10(v) - y0) / (y1 - y0) * (H - T - B);
+            double v = mantissas[m] * pow(10, d), yy = frame_y(&p, v);
             if (yy < T - 1 || yy > H - B + 1)
                 continue;
             fprintf(f, "<line x1='%d' x2='%d' y1='%.1f' y2='%.1f' stroke='#ddd'/><text x='%d' y='%.1f' "

@@ -27,8 +27,9 @@ FILE *jt_metrics_open(const char *dir, int64_t resume_step);
 
 /* Loss curves as an SVG picture (no plotting library needed), written
  * atomically: series of (step, value) read back from metrics.jsonl, on a
- * log axis; past 200 points per series each is drawn pale, under a moving
- * mean over about 1 % of the points. Values <= 0 are left out. */
+ * log axis; once the longest series has 200 points, every series is drawn
+ * pale under its moving mean over about 1 % of the longest's points.
+ * Values <= 0 are left out. */
 int jt_plot_metrics(const char *dir, const char *const *keys, int n_keys, const char *title);
 
 #endif
