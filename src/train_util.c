@@ -109,15 +109,37 @@ typedef struct {
     int n, cap;
 } series;
 
-static void push(series *s, double x, double y)
+/* appends a point; -1 when memory runs out (the series is kept as it was) */
+static int push(series *s, double x, double y)
 {
     if (s->n == s->cap) {
-        s->cap = s->cap ? 2 * s->cap : 256;
-        s->x = realloc(s->x, (size_t)s->cap * sizeof *s->x);
-        s->y = realloc(s->y, (size_t)s->cap * sizeof *s->y);
+        int cap = s->cap ? 2 * s->cap : 256;
+        double *nx = realloc(s->x, (size_t)cap * sizeof *nx);
+        if (!nx)
+            return -1;
+        s->x = nx;
+        double *ny = realloc(s->y, (size_t)cap * sizeof *ny);
+        if (!ny)
+            return -1;
+        s->y = ny;
+        s->cap = cap;
     }
     s->x[s->n] = x;
     s->y[s->n++] = y;
+    return 0;
+}
+
+/* text as SVG character data: &, < and > escaped (a title or a key may hold
+ * any of them) */
+static void print_text(FILE *f, const char *t)
+{
+    for (; *t; t++)
+        switch (*t) {
+        case '&': fputs("&amp;", f); break;
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        default: fputc(*t, f);
+        }
 }
 
 /* Centred moving mean over 2 * half + 1 points (fewer at the ends): one
@@ -188,17 +210,32 @@ int jt_plot_metrics(const char *dir, const char *const *keys, int n_keys, const 
     if (n_keys > 8)
         n_keys = 8;
     char line[4096];
-    while (fgets(line, sizeof line, in)) {
+    int ok = 1;
+    while (ok && fgets(line, sizeof line, in)) {
         json_t *o = json_loads(line, 0, NULL);
         json_t *st = o ? json_object_get(o, "step") : NULL;
         for (int k = 0; st && k < n_keys; k++) {
             json_t *v = json_object_get(o, keys[k]);
-            if (v && json_is_number(v) && json_number_value(v) > 0)
-                push(&s[k], (double)json_integer_value(st), json_number_value(v));
+            if (v && json_is_number(v) && json_number_value(v) > 0 &&
+                push(&s[k], (double)json_integer_value(st), json_number_value(v)) != 0)
+                ok = 0;
         }
         json_decref(o);
     }
     fclose(in);
+    FILE *f = NULL;
+    if (ok) {
+        snprintf(path, sizeof path, "%s/loss.svg", dir);
+        snprintf(tmp, sizeof tmp, "%s.tmp", path);
+        f = fopen(tmp, "w");
+    }
+    if (!f) {
+        for (int k = 0; k < n_keys; k++) {
+            free(s[k].x);
+            free(s[k].y);
+        }
+        return -1;
+    }
     /* log scale on y: losses span decades */
     double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
     for (int k = 0; k < n_keys; k++)
@@ -208,11 +245,6 @@ int jt_plot_metrics(const char *dir, const char *const *keys, int n_keys, const 
             y0 = fmin(y0, log10(s[k].y[i]));
             y1 = fmax(y1, log10(s[k].y[i]));
         }
-    snprintf(path, sizeof path, "%s/loss.svg", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return -1;
     const int W = 800, H = 450, L = 70, R = 20, T = 40, B = 50;
     if (x1 <= x0)
         x1 = x0 + 1;
@@ -223,7 +255,9 @@ int jt_plot_metrics(const char *dir, const char *const *keys, int n_keys, const 
                "font-size='12'>\n<rect width='100%%' height='100%%' fill='white'/>\n", W, H);
     /* a long title shrinks to fit the width (about 0.55 em per character) */
     double title_px = fmax(8, fmin(15, (W - 20) / (0.55 * (double)strlen(title))));
-    fprintf(f, "<text x='10' y='22' font-size='%.1f'>%s</text>\n", title_px, title);
+    fprintf(f, "<text x='10' y='22' font-size='%.1f'>", title_px);
+    print_text(f, title);
+    fputs("</text>\n", f);
     fprintf(f, "<rect x='%d' y='%d' width='%d' height='%d' fill='none' stroke='#888'/>\n", L, T, W - L - R, H - T - B);
     /* ticks at 1, 2 and 5 times each power of ten, only 1 past two decades */
     const int mantissas[] = {1, 2, 5}, n_mantissas = y1 - y0 > 2 ? 1 : 3;
@@ -247,17 +281,19 @@ int jt_plot_metrics(const char *dir, const char *const *keys, int n_keys, const 
     for (int k = 0; k < n_keys; k++) {
         if (!s[k].n)
             continue;
-        if (half > 0) {
-            double *mean = malloc((size_t)s[k].n * sizeof *mean);
+        double *mean = half > 0 ? malloc((size_t)s[k].n * sizeof *mean) : NULL;
+        if (mean) {
             moving_mean(s[k].y, s[k].n, half, mean);
             polyline(f, &p, s[k].x, mean, s[k].n, colours[k], 0, 2);
             free(mean);
-        } else {
+        } else { /* no moving mean (short series, or no memory for one) */
             polyline(f, &p, s[k].x, s[k].y, s[k].n, colours[k], 0, 1.5);
         }
         fprintf(f, "<text x='%d' y='%d' fill='", W - R - 150, T + 18 + 16 * k);
         print_colour(f, colours[k], 0);
-        fprintf(f, "'>%s</text>\n", keys[k]);
+        fputs("'>", f);
+        print_text(f, keys[k]);
+        fputs("</text>\n", f);
         free(s[k].x);
         free(s[k].y);
     }
@@ -265,6 +301,6 @@ int jt_plot_metrics(const char *dir, const char *const *keys, int n_keys, const 
         fprintf(f, "<text x='%d' y='%d' fill='#555'>pale: every logged value; line: mean over %d of them</text>\n",
                 L, H - 2, 2 * half + 1);
     fprintf(f, "</svg>\n");
-    int ok = fclose(f) == 0;
+    ok = fclose(f) == 0;
     return ok && rename(tmp, path) == 0 ? 0 : -1;
 }

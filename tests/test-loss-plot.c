@@ -1,7 +1,8 @@
 /* test-loss-plot: the loss picture (jt_plot_metrics in src/train_util.c)
  * drawn from a metrics.jsonl written here: a long noisy series gets a pale
  * raw line under a smooth moving mean, a short one only its raw line, an
- * all-zero key no line, and a long title a smaller font. */
+ * all-zero key no line, a long title a smaller font, and markup characters
+ * in a title come out escaped. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,9 @@ int main(void)
         int found = t && sscanf(t, "y='22' font-size='%lf'", &px) == 1;
         tap_ok(found && px < 15 && px >= 8, "a long title shrinks to fit (%.1f px)", px);
     }
+    svg = plot(20, "loss < 2 & falling");
+    tap_ok(svg && strstr(svg, ">loss &lt; 2 &amp; falling</text>") && !strstr(svg, "< 2 &"),
+           "a title's < and & are escaped (the picture stays valid XML)");
     char path[256];
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
     unlink(path);
