@@ -18,9 +18,11 @@ static void usage(FILE *f)
     fprintf(f, "usage: jepatok export MODEL [MODEL...] -o OUT [--f16]\n"
                "Copy a model file (a run's model.safetensors) keeping its metadata, as\n"
                "float32 or, with --f16, float16 (half the size); prints the new model id.\n"
-               "Several models (of one configuration, e.g. checkpoints of one run) are\n"
-               "averaged weight by weight; the metadata is the last one's, plus\n"
-               "averaged_ids, the ids of the models averaged.\n");
+               "Several models (of one architecture, e.g. checkpoints of one run, or a\n"
+               "model and a cycle trained from it at another learning rate) are\n"
+               "averaged weight by weight; a model named twice counts twice. The\n"
+               "metadata and configuration are the last one's, plus averaged_ids, the\n"
+               "ids of the models averaged.\n");
 }
 
 /* Every weight of acc becomes scale * itself + the same-named weight of src
@@ -67,9 +69,13 @@ static int average_models(jt_model *acc, char **paths, int n, char *ids, size_t 
             r = -1;
             break;
         }
-        char *cfg = jt_config_to_json(&m.cfg);
+        /* training settings may differ (a cycle run at another learning
+         * rate averages with its start); the architecture may not */
+        jt_config arch = m.cfg;
+        jt_config_copy_training(&arch, &acc->cfg);
+        char *cfg = jt_config_to_json(&arch);
         if (!cfg || strcmp(cfg, want) != 0)
-            snprintf(merr, sizeof merr, "its configuration differs from %.300s's", paths[n - 1]), r = -1;
+            snprintf(merr, sizeof merr, "its architecture differs from %.300s's", paths[n - 1]), r = -1;
         else
             r = accumulate(acc->w.enc, m.w.enc, 1.0f, merr, sizeof merr) ||
                         accumulate(acc->w.gen, m.w.gen, 1.0f, merr, sizeof merr) ? -1 : 0;

@@ -290,6 +290,29 @@ char *jt_config_to_json(const jt_config *c)
     return s;
 }
 
+void jt_config_copy_training(jt_config *dst, const jt_config *src)
+{
+    dst->dropout = src->dropout;
+    dst->mask_ratio = src->mask_ratio;
+    dst->mask_min_span = src->mask_min_span;
+    dst->ema_decay = src->ema_decay;
+    dst->lr = src->lr;
+    dst->beta1 = src->beta1;
+    dst->beta2 = src->beta2;
+    dst->weight_decay = src->weight_decay;
+    dst->warmup_steps = src->warmup_steps;
+    dst->clip_norm = src->clip_norm;
+    dst->aug_gain_p = src->aug_gain_p;
+    dst->aug_noise_p = src->aug_noise_p;
+    dst->stft_weight = src->stft_weight;
+    dst->adv_weight = src->adv_weight;
+    dst->fm_weight = src->fm_weight;
+    dst->disc_start = src->disc_start;
+    dst->lr_disc = src->lr_disc;
+    dst->paper_masking = src->paper_masking;
+    dst->mask_waveform = src->mask_waveform;
+}
+
 int jt_config_changed_keys(const jt_config *c, const char **keys, int max)
 {
     jt_config preset;

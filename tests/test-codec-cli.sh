@@ -237,10 +237,19 @@ id_a=$($JEPATOK info --model "$ma" | awk '$1 == "id" { print $2; exit }')
 id_b=$($JEPATOK info --model "$mb" | awk '$1 == "id" { print $2; exit }')
 $JEPATOK info --model "$tmp/ab.safetensors" | grep -qx "  averaged_ids: $id_a $id_b"
 ok $? "the averaged model records the ids it averaged, in order"
-$JEPATOK export "$ma" "$model" -o "$tmp/mixed.safetensors" 2> "$tmp/err"
+$JEPATOK export "$ma" "$tmp/wide/model.safetensors" -o "$tmp/mixed.safetensors" 2> "$tmp/err"
 rc=$?
-[ $rc -ne 0 ] && [ ! -e "$tmp/mixed.safetensors" ] && grep -q "configuration differs" "$tmp/err"
-ok $? "export refuses to average models of other configurations: $(head -n 1 "$tmp/err")"
+[ $rc -ne 0 ] && [ ! -e "$tmp/mixed.safetensors" ] && grep -q "architecture differs" "$tmp/err"
+ok $? "export refuses to average models of other architectures (a wider decoder): $(head -n 1 "$tmp/err")"
+# a model trained at another learning rate (a training setting, recorded in
+# the configuration in its header) has the same architecture: it averages
+$JEPATOK train stage2 $common --encoder "$tmp/run1" --out "$tmp/lr" --steps 2 --lr 5e-4 2>/dev/null
+mc="$tmp/lr/model.safetensors"
+lr_of() { head -c 65536 "$1" | grep -a -o '\\"lr\\":[0-9.e-]*' | head -n 1; }
+[ -n "$(lr_of "$mc")" ] && [ "$(lr_of "$mc")" != "$(lr_of "$ma")" ] &&
+  $JEPATOK export "$ma" "$mc" -o "$tmp/ac.safetensors" > /dev/null 2> "$tmp/err" &&
+  test -s "$tmp/ac.safetensors"
+ok $? "export averages models that differ only in training settings ($(lr_of "$ma") and $(lr_of "$mc"))"
 
 # eval --model: codes every file, scores it and reports how much of the
 # nominal bits per frame the codes use (entropy <= nominal, new <= entropy)
