@@ -14,24 +14,38 @@ typedef struct {
     const char *key;
     field_type type;
     size_t offset;
-    int count; /* F_INTS: capacity of the array */
+    int count;    /* F_INTS: capacity of the array */
+    int training; /* 1: steers only training (optimiser, losses, masking,
+                     augmentation, dropout), not the weights' shapes or use */
 } field;
 
-#define FI(k) {#k, F_INT, offsetof(jt_config, k), 1}
-#define FF(k) {#k, F_FLOAT, offsetof(jt_config, k), 1}
-#define FA(k, n) {#k, F_INTS, offsetof(jt_config, k), n}
+#define FI(k) {#k, F_INT, offsetof(jt_config, k), 1, 0}
+#define FF(k) {#k, F_FLOAT, offsetof(jt_config, k), 1, 0}
+#define FA(k, n) {#k, F_INTS, offsetof(jt_config, k), n, 0}
+#define TI(k) {#k, F_INT, offsetof(jt_config, k), 1, 1}
+#define TF(k) {#k, F_FLOAT, offsetof(jt_config, k), 1, 1}
 
 static const field fields[] = {
-    {"name", F_STR, offsetof(jt_config, name), 32},
+    {"name", F_STR, offsetof(jt_config, name), 32, 0},
     FI(sample_rate), FI(enc_in_channels), FI(n_blocks), FA(enc_channels, JT_MAX_BLOCKS),
     FA(enc_strides, JT_MAX_BLOCKS), FI(res_units), FI(max_dilation), FI(daam_gaussians), FI(code_dim),
-    FI(conformer_layers), FI(conformer_heads), FI(ff_mult), FI(conv_kernel), FF(dropout), FI(pred_dim),
-    FI(pred_heads), FF(mask_ratio), FI(mask_min_span), FF(ema_decay), FF(lr), FF(beta1), FF(beta2),
-    FF(weight_decay), FI(warmup_steps), FA(dec_channels, JT_MAX_BLOCKS + 1), FI(disc_div), FF(stft_weight), FF(adv_weight), FF(fm_weight), FI(disc_start), FF(lr_disc),
-    FF(clip_norm), FF(aug_gain_p), FF(aug_noise_p), FI(fsq_dims),
-    FA(fsq_levels, JT_MAX_DIMS), FI(paper_daam_init), FI(daam_raw_delta), FI(paper_masking), FI(mask_waveform),
+    FI(conformer_layers), FI(conformer_heads), FI(ff_mult), FI(conv_kernel), TF(dropout), FI(pred_dim),
+    FI(pred_heads), TF(mask_ratio), TI(mask_min_span), TF(ema_decay), TF(lr), TF(beta1), TF(beta2),
+    TF(weight_decay), TI(warmup_steps), FA(dec_channels, JT_MAX_BLOCKS + 1), FI(disc_div), TF(stft_weight),
+    TF(adv_weight), TF(fm_weight), TI(disc_start), TF(lr_disc), TF(clip_norm), TF(aug_gain_p), TF(aug_noise_p),
+    FI(fsq_dims), FA(fsq_levels, JT_MAX_DIMS), FI(paper_daam_init), FI(daam_raw_delta), TI(paper_masking),
+    TI(mask_waveform),
 };
 #define N_FIELDS ((int)(sizeof fields / sizeof fields[0]))
+
+/* bytes a field takes in jt_config */
+static size_t field_bytes(const field *f)
+{
+    return f->type == F_INTS  ? (size_t)f->count * sizeof(int)
+           : f->type == F_STR ? (size_t)f->count
+           : f->type == F_FLOAT ? sizeof(float)
+                                : sizeof(int);
+}
 
 static void common(jt_config *c)
 {
@@ -292,25 +306,9 @@ char *jt_config_to_json(const jt_config *c)
 
 void jt_config_copy_training(jt_config *dst, const jt_config *src)
 {
-    dst->dropout = src->dropout;
-    dst->mask_ratio = src->mask_ratio;
-    dst->mask_min_span = src->mask_min_span;
-    dst->ema_decay = src->ema_decay;
-    dst->lr = src->lr;
-    dst->beta1 = src->beta1;
-    dst->beta2 = src->beta2;
-    dst->weight_decay = src->weight_decay;
-    dst->warmup_steps = src->warmup_steps;
-    dst->clip_norm = src->clip_norm;
-    dst->aug_gain_p = src->aug_gain_p;
-    dst->aug_noise_p = src->aug_noise_p;
-    dst->stft_weight = src->stft_weight;
-    dst->adv_weight = src->adv_weight;
-    dst->fm_weight = src->fm_weight;
-    dst->disc_start = src->disc_start;
-    dst->lr_disc = src->lr_disc;
-    dst->paper_masking = src->paper_masking;
-    dst->mask_waveform = src->mask_waveform;
+    for (int i = 0; i < N_FIELDS; i++)
+        if (fields[i].training)
+            memcpy((char *)dst + fields[i].offset, (const char *)src + fields[i].offset, field_bytes(&fields[i]));
 }
 
 int jt_config_changed_keys(const jt_config *c, const char **keys, int max)
@@ -323,8 +321,7 @@ int jt_config_changed_keys(const jt_config *c, const char **keys, int max)
         const field *f = &fields[i];
         if (f->type == F_STR)
             continue; /* the name is what is compared against */
-        size_t bytes = f->type == F_INTS ? (size_t)f->count * sizeof(int) : f->type == F_FLOAT ? sizeof(float) : sizeof(int);
-        if (memcmp((const char *)c + f->offset, (const char *)&preset + f->offset, bytes) == 0)
+        if (memcmp((const char *)c + f->offset, (const char *)&preset + f->offset, field_bytes(f)) == 0)
             continue;
         if (n < max)
             keys[n] = f->key;

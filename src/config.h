@@ -74,9 +74,9 @@ int jt_config_hop(const jt_config *c);
 /* Serialise / parse the configuration as JSON text (for checkpoint metadata). */
 char *jt_config_to_json(const jt_config *c);
 /* Copies into dst the fields that only steer training (optimiser, losses,
- * masking, augmentation, dropout): two models whose configurations differ
- * in nothing else have the same weights, by name and shape, and compute
- * the same way from them. */
+ * masking, augmentation, dropout; marked in config.c's field table): two
+ * models whose configurations differ in nothing else have the same weights,
+ * by name and shape, and compute the same way from them. */
 void jt_config_copy_training(jt_config *dst, const jt_config *src);
 int jt_config_from_json(jt_config *c, const char *json, char *err, size_t errlen);
 /* The keys in which c differs from the preset its name names (a model

@@ -129,6 +129,14 @@ static int push(series *s, double x, double y)
     return 0;
 }
 
+static void free_series(series *s, int n)
+{
+    for (int k = 0; k < n; k++) {
+        free(s[k].x);
+        free(s[k].y);
+    }
+}
+
 /* text as SVG character data: &, < and > escaped (a title or a key may hold
  * any of them) */
 static void print_text(FILE *f, const char *t)
@@ -230,10 +238,7 @@ int jt_plot_metrics(const char *dir, const char *const *keys, int n_keys, const 
         f = fopen(tmp, "w");
     }
     if (!f) {
-        for (int k = 0; k < n_keys; k++) {
-            free(s[k].x);
-            free(s[k].y);
-        }
+        free_series(s, n_keys);
         return -1;
     }
     /* log scale on y: losses span decades */
@@ -294,9 +299,8 @@ int jt_plot_metrics(const char *dir, const char *const *keys, int n_keys, const 
         fputs("'>", f);
         print_text(f, keys[k]);
         fputs("</text>\n", f);
-        free(s[k].x);
-        free(s[k].y);
     }
+    free_series(s, n_keys);
     if (half > 0)
         fprintf(f, "<text x='%d' y='%d' fill='#555'>pale: every logged value; line: mean over %d of them</text>\n",
                 L, H - 2, 2 * half + 1);
