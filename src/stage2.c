@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "stage2.h"
+#include "stoi_loss.h"
 
 int jt_stage2_model_create(jt_stage2 *m, const jt_config *c, jc_backend *be, uint64_t seed, int no_init,
                            int with_disc, char *err, size_t errlen)
@@ -115,6 +116,11 @@ int jt_gen_step_build(jt_gen_step *s, jt_stage2 *m, jc_adamw *opt_gen, jc_adamw 
                       int adversarial, char *err, size_t errlen)
 {
     const jt_config *c = &m->cfg;
+    if (c->stoi_weight > 0 && T < jt_stoi_loss_min_samples(c->sample_rate)) {
+        snprintf(err, errlen, "stage 2: the STOI loss needs crops of at least %lld samples, not %lld",
+                 (long long)jt_stoi_loss_min_samples(c->sample_rate), (long long)T);
+        return -1;
+    }
     jc_graph *g = jc_graph_new(m->be);
     *s = (jt_gen_step){.g = g, .B = B, .T = T, .adversarial = adversarial};
     jt_masks_inputs(g, c, B, T, &s->mk);
@@ -133,6 +139,10 @@ int jt_gen_step_build(jt_gen_step *s, jt_stage2 *m, jc_adamw *opt_gen, jc_adamw 
     s->l1 = jc_l1_loss(g, s->fake, s->wave, s->smask);
     s->stft = jt_mrstft_loss(g, s->fake, s->wave);
     s->loss = jc_add(g, s->l1, jc_scale(g, s->stft, c->stft_weight, 0));
+    if (c->stoi_weight > 0) {
+        s->stoi = jt_stoi_loss(g, s->fake, s->wave, c->sample_rate);
+        s->loss = jc_add(g, s->loss, jc_scale(g, s->stoi, c->stoi_weight, 0));
+    }
     if (adversarial) {
         jt_disc_out out = {0};
         discriminate(&disc, &m->shape, s->wave, s->fake, &out);
@@ -150,7 +160,7 @@ int jt_gen_step_build(jt_gen_step *s, jt_stage2 *m, jc_adamw *opt_gen, jc_adamw 
         jt_gen_step_free(s);
         return -1;
     }
-    jc_tensor *outs[] = {s->fake, s->loss, s->l1, s->stft, s->adv, s->fm};
+    jc_tensor *outs[] = {s->fake, s->loss, s->l1, s->stft, s->stoi, s->adv, s->fm};
     for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++)
         if (outs[i])
             jc_graph_output(g, outs[i]);

@@ -353,9 +353,12 @@ int jt_train_stage2(const jt_train_opts *o)
             double mel = jt_mel_distance(bt->wave, fake, (size_t)n0, cfg.sample_rate);
             fprintf(metrics,
                     "{\"step\": %lld, \"loss_g\": %.6g, \"loss_d\": %.6g, \"mel_l1\": %.5g, \"stft\": %.5g, "
-                    "\"l1\": %.5g, \"fm\": %.5g, \"adv\": %.5g, \"lr\": %.6g, \"grad_norm\": %.5g, \"seconds\": %.2f}\n",
+                    "\"l1\": %.5g, \"fm\": %.5g, \"adv\": %.5g, \"lr\": %.6g, \"grad_norm\": %.5g, \"seconds\": %.2f",
                     (long long)step, loss_g, loss_d, mel, get1(gs.stft), get1(gs.l1), get1(gs.fm), get1(gs.adv),
                     jc_adamw_lr_at(r.opt_gen, step), gnorm, jt_now() - t0);
+            if (gs.stoi) /* only in runs that train with it, as stoi_weight */
+                fprintf(metrics, ", \"stoi_loss\": %.5g", get1(gs.stoi));
+            fputs("}\n", metrics);
             fflush(metrics);
             if (checkpoint) {
                 char png[4200];

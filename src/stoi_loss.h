@@ -1,0 +1,30 @@
+/* stoi_loss.h: 1 - the mean band-envelope correlation of two waves, a
+ * differentiable stand-in for STOI (stoi_loss.c says how it differs). */
+#ifndef JT_STOI_LOSS_H
+#define JT_STOI_LOSS_H
+
+#include "jc.h"
+
+enum {
+    JT_STOI_LOSS_NFFT = 512,
+    JT_STOI_LOSS_HOP = 256,
+    JT_STOI_LOSS_BINS = JT_STOI_LOSS_NFFT / 2 + 1,
+    JT_STOI_LOSS_BANDS = 15
+};
+/* Added to each segment's squared norm (|STFT| units, the sum over a
+ * segment of its centred envelope squared).  Speech at the corpus level
+ * (RMS about 0.12) measures 2-30 at the 1st percentile of segments and
+ * about 200 at the median; 0.1 is some 40 dB under speech, like STOI's
+ * silent-frame threshold: pauses and background noise hardly count. */
+#define JT_STOI_LOSS_EPS 0.1f
+
+/* Envelope frames per segment (384 ms) at this sample rate: 36 at 24 kHz. */
+int jt_stoi_loss_segment(int rate);
+/* The shortest crop (samples) that holds one segment. */
+int64_t jt_stoi_loss_min_samples(int rate);
+/* decoded, clean [B, 1, T] at rate Hz -> [1]: 1 - the mean over batch,
+ * bands and every segment start of the correlation of the two envelopes.
+ * 0 for identical speech, about 1 for unrelated signals. */
+jc_tensor *jt_stoi_loss(jc_graph *g, jc_tensor *decoded, jc_tensor *clean, int rate);
+
+#endif
