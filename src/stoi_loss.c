@@ -10,7 +10,7 @@
  * different from the metric, and why:
  *   - the waves stay at the model's rate (24 kHz) with a 512-point STFT
  *     (21 ms window, hop 256 = 10.7 ms) instead of resampling to 10 kHz
- *     with 25.6 ms frames: the same time scale without a resampler in the
+ *     with 25.6 ms frames: a similar time scale without a resampler in the
  *     graph; bands are summed over the FFT bins they cover;
  *   - no clipping of the degraded envelope (it has no gradient where it
  *     clips) and no removal of silent frames (the crops are short speech);
