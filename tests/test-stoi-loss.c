@@ -142,8 +142,8 @@ static double gauss(void)
     return sqrt(-2 * log(u + 1e-300)) * cos(2 * M_PI * v);
 }
 
-/* Noise in 5 Hz bursts, in a different band per channel: envelopes that
- * move, as speech's do. */
+/* A gliding tone at f0 with a little noise, in 5 Hz bursts (each channel
+ * of the batch at its own f0): envelopes that move, as speech's do. */
 static void bursts(float *x, int64_t T, double f0)
 {
     double ph = 0;
