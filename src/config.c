@@ -32,8 +32,8 @@ static const field fields[] = {
     FI(conformer_layers), FI(conformer_heads), FI(ff_mult), FI(conv_kernel), TF(dropout), FI(pred_dim),
     FI(pred_heads), TF(mask_ratio), TI(mask_min_span), TF(ema_decay), TF(lr), TF(beta1), TF(beta2),
     TF(weight_decay), TI(warmup_steps), FA(dec_channels, JT_MAX_BLOCKS + 1), FI(disc_div), TF(stft_weight),
-    TF(stoi_weight), TF(adv_weight), TF(fm_weight), TI(disc_start), TF(lr_disc), TF(clip_norm), TF(aug_gain_p),
-    TF(aug_noise_p), FI(fsq_dims), FA(fsq_levels, JT_MAX_DIMS), FI(paper_daam_init), FI(daam_raw_delta),
+    TF(stoi_weight), TF(estoi_weight), TF(adv_weight), TF(fm_weight), TI(disc_start), TF(lr_disc), TF(clip_norm),
+    TF(aug_gain_p), TF(aug_noise_p), FI(fsq_dims), FA(fsq_levels, JT_MAX_DIMS), FI(paper_daam_init), FI(daam_raw_delta),
     TI(paper_masking), TI(mask_waveform),
 };
 #define N_FIELDS ((int)(sizeof fields / sizeof fields[0]))

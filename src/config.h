@@ -47,9 +47,10 @@ typedef struct {
 
     /* stage 2 training: loss = L1 + stft_weight * MRSTFT
      *                          + adv_weight * (LSGAN_G + fm_weight * FM)
-     *                          [+ stoi_weight * STOI loss, not in MODEL.md] */
+     *                          [+ stoi_weight * STOI loss + estoi_weight * ESTOI loss,
+     *                           not in MODEL.md] */
     float stft_weight, adv_weight, fm_weight; /* 2.0, 0.1, 2.0 */
-    float stoi_weight; /* 0: off (src/stoi_loss.h) */
+    float stoi_weight, estoi_weight; /* 0: off (src/stoi_loss.h) */
     int disc_start;  /* adversarial terms and discriminators from this step (5000) */
     float lr_disc;   /* 7.5e-5 */
 

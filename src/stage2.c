@@ -116,8 +116,8 @@ int jt_gen_step_build(jt_gen_step *s, jt_stage2 *m, jc_adamw *opt_gen, jc_adamw 
                       int adversarial, char *err, size_t errlen)
 {
     const jt_config *c = &m->cfg;
-    if (c->stoi_weight > 0 && T < jt_stoi_loss_min_samples(c->sample_rate)) {
-        snprintf(err, errlen, "stage 2: the STOI loss needs crops of at least %lld samples, not %lld",
+    if ((c->stoi_weight > 0 || c->estoi_weight > 0) && T < jt_stoi_loss_min_samples(c->sample_rate)) {
+        snprintf(err, errlen, "stage 2: the (E)STOI loss needs crops of at least %lld samples, not %lld",
                  (long long)jt_stoi_loss_min_samples(c->sample_rate), (long long)T);
         return -1;
     }
@@ -143,6 +143,10 @@ int jt_gen_step_build(jt_gen_step *s, jt_stage2 *m, jc_adamw *opt_gen, jc_adamw 
         s->stoi = jt_stoi_loss(g, s->fake, s->wave, c->sample_rate);
         s->loss = jc_add(g, s->loss, jc_scale(g, s->stoi, c->stoi_weight, 0));
     }
+    if (c->estoi_weight > 0) {
+        s->estoi = jt_estoi_loss(g, s->fake, s->wave, c->sample_rate);
+        s->loss = jc_add(g, s->loss, jc_scale(g, s->estoi, c->estoi_weight, 0));
+    }
     if (adversarial) {
         jt_disc_out out = {0};
         discriminate(&disc, &m->shape, s->wave, s->fake, &out);
@@ -160,7 +164,7 @@ int jt_gen_step_build(jt_gen_step *s, jt_stage2 *m, jc_adamw *opt_gen, jc_adamw 
         jt_gen_step_free(s);
         return -1;
     }
-    jc_tensor *outs[] = {s->fake, s->loss, s->l1, s->stft, s->stoi, s->adv, s->fm};
+    jc_tensor *outs[] = {s->fake, s->loss, s->l1, s->stft, s->stoi, s->estoi, s->adv, s->fm};
     for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++)
         if (outs[i])
             jc_graph_output(g, outs[i]);

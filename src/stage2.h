@@ -4,7 +4,7 @@
  *
  * One step runs two graphs, each a single compute:
  *   generator step: encoder -> tanh -> FSQ (straight through) -> decoder ->
- *     L1 + stft_weight * MRSTFT [+ stoi_weight * STOI loss] [+ adv_weight * (LSGAN_G + fm_weight * FM)
+ *     L1 + stft_weight * MRSTFT [+ stoi_weight * STOI loss] [+ estoi_weight * ESTOI loss] [+ adv_weight * (LSGAN_G + fm_weight * FM)
  *     against the discriminators, whose parameters are frozen in this
  *     graph] -> backward -> AdamW on the decoder (and the encoder when it
  *     is fine-tuned);
@@ -55,7 +55,7 @@ typedef struct {
     jt_masks mk;
     jc_tensor *wave, *smask;           /* inputs [B, 1, T] */
     jc_tensor *fake;                   /* output: the decoded batch (masked) */
-    jc_tensor *loss, *l1, *stft, *stoi, *adv, *fm, *grad_norm, *enc_grad_norm; /* stoi: NULL when off */
+    jc_tensor *loss, *l1, *stft, *stoi, *estoi, *adv, *fm, *grad_norm, *enc_grad_norm; /* (e)stoi: NULL when off */
 } jt_gen_step;
 
 typedef struct {

@@ -59,18 +59,51 @@ int64_t jt_stoi_loss_min_samples(int rate)
     return (int64_t)(jt_stoi_loss_segment(rate) - 1) * JT_STOI_LOSS_HOP;
 }
 
-jc_tensor *jt_stoi_loss(jc_graph *g, jc_tensor *decoded, jc_tensor *clean, int rate)
+/* x / sqrt(sum of x^2 along axis + eps): unit norm where x has energy */
+static jc_tensor *normalised(jc_graph *g, jc_tensor *x, int axis, float eps)
+{
+    return jc_div(g, x, jc_sqrt(g, jc_scale(g, jc_sum(g, jc_sqr(g, x), axis), 1, eps)));
+}
+
+/* decoded and clean [B, 1, T] -> their centred envelope segments [B * bands, S, N] */
+static void both_segments(jc_graph *g, jc_tensor *decoded, jc_tensor *clean, int rate, jc_tensor **y,
+                          jc_tensor **x)
 {
     int64_t B = jc_tensor_dim(clean, 0), T = jc_tensor_dim(clean, 2);
     float w[JT_STOI_LOSS_BINS * JT_STOI_LOSS_BANDS] = {0};
     band_matrix(w, rate);
     jc_tensor *bands = jc_constant(g, "stoi_loss.bands", 2, (int64_t[]){JT_STOI_LOSS_BINS, JT_STOI_LOSS_BANDS}, w);
     int n = jt_stoi_loss_segment(rate);
-    jc_tensor *y = segments(g, jc_reshape(g, decoded, 2, (int64_t[]){B, T}), bands, n);
-    jc_tensor *x = segments(g, jc_reshape(g, clean, 2, (int64_t[]){B, T}), bands, n);
-    jc_tensor *xy = jc_sum(g, jc_mul(g, x, y), -1);
-    jc_tensor *xx = jc_scale(g, jc_sum(g, jc_sqr(g, x), -1), 1, JT_STOI_LOSS_EPS);
-    jc_tensor *yy = jc_scale(g, jc_sum(g, jc_sqr(g, y), -1), 1, JT_STOI_LOSS_EPS);
-    jc_tensor *corr = jc_div(g, xy, jc_sqrt(g, jc_mul(g, xx, yy)));
+    *y = segments(g, jc_reshape(g, decoded, 2, (int64_t[]){B, T}), bands, n);
+    *x = segments(g, jc_reshape(g, clean, 2, (int64_t[]){B, T}), bands, n);
+}
+
+jc_tensor *jt_stoi_loss(jc_graph *g, jc_tensor *decoded, jc_tensor *clean, int rate)
+{
+    jc_tensor *x, *y;
+    both_segments(g, decoded, clean, rate, &y, &x);
+    /* corr = xy / sqrt((xx + eps)(yy + eps)), the two norms taken apart */
+    jc_tensor *corr = jc_sum(g, jc_mul(g, normalised(g, x, -1, JT_STOI_LOSS_EPS),
+                                       normalised(g, y, -1, JT_STOI_LOSS_EPS)), -1);
     return jc_scale(g, jc_mean_all(g, corr), -1, 1);
+}
+
+/* [B * bands, S, N] rows of unit norm -> [B, S, N, bands] columns, centred
+ * and of unit norm */
+static jc_tensor *spectral_columns(jc_graph *g, jc_tensor *rows, int64_t B)
+{
+    int64_t S = jc_tensor_dim(rows, 1), N = jc_tensor_dim(rows, 2);
+    jc_tensor *r = jc_reshape(g, rows, 4, (int64_t[]){B, JT_STOI_LOSS_BANDS, S, N});
+    jc_tensor *c = jc_permute(g, r, (const int[]){0, 2, 3, 1});
+    return normalised(g, jc_sub(g, c, jc_mean(g, c, -1)), -1, JT_ESTOI_LOSS_EPS);
+}
+
+jc_tensor *jt_estoi_loss(jc_graph *g, jc_tensor *decoded, jc_tensor *clean, int rate)
+{
+    int64_t B = jc_tensor_dim(clean, 0);
+    jc_tensor *x, *y;
+    both_segments(g, decoded, clean, rate, &y, &x);
+    x = spectral_columns(g, normalised(g, x, -1, JT_STOI_LOSS_EPS), B);
+    y = spectral_columns(g, normalised(g, y, -1, JT_STOI_LOSS_EPS), B);
+    return jc_scale(g, jc_mean_all(g, jc_sum(g, jc_mul(g, x, y), -1)), -1, 1);
 }

@@ -356,8 +356,10 @@ int jt_train_stage2(const jt_train_opts *o)
                     "\"l1\": %.5g, \"fm\": %.5g, \"adv\": %.5g, \"lr\": %.6g, \"grad_norm\": %.5g, \"seconds\": %.2f",
                     (long long)step, loss_g, loss_d, mel, get1(gs.stft), get1(gs.l1), get1(gs.fm), get1(gs.adv),
                     jc_adamw_lr_at(r.opt_gen, step), gnorm, jt_now() - t0);
-            if (gs.stoi) /* only in runs that train with it, as stoi_weight */
+            if (gs.stoi) /* only in runs that train with them */
                 fprintf(metrics, ", \"stoi_loss\": %.5g", get1(gs.stoi));
+            if (gs.estoi)
+                fprintf(metrics, ", \"estoi_loss\": %.5g", get1(gs.estoi));
             fputs("}\n", metrics);
             fflush(metrics);
             if (checkpoint) {
