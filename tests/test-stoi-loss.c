@@ -6,6 +6,7 @@
  * of that reference; and, on the bundled real-speech clip, that each
  * orders noisy copies as its metric does. */
 #include <stdio.h>
+#include <string.h>
 
 #include "audio.h"
 #include "metrics.h"
@@ -18,14 +19,15 @@
 /* the two forms under test, each with the metric it stands in for */
 typedef struct {
     const char *name;
+    char label[48]; /* name and, off the CPU, the backend: what TAP lines start with */
     jc_tensor *(*loss)(jc_graph *, jc_tensor *, jc_tensor *, int);
     int estoi; /* the reference's form */
     double (*metric)(const float *, const float *, size_t, int);
 } loss_form;
 
-static const loss_form forms[] = {
-    {"STOI", jt_stoi_loss, 0, jt_stoi},
-    {"ESTOI", jt_estoi_loss, 1, jt_estoi},
+static loss_form forms[] = {
+    {"STOI", "", jt_stoi_loss, 0, jt_stoi},
+    {"ESTOI", "", jt_estoi_loss, 1, jt_estoi},
 };
 
 /* ------------------------------------------------- the reference */
@@ -239,19 +241,20 @@ static void test_forward_and_gradient(const loss_form *f, jc_backend *be)
     double got = graph_loss(&lg, dec, clean, grad);
     double *dd = to_double(dec, B * T), *dc = to_double(clean, B * T);
     double want = reference_loss(dd, dc, B, T, f->estoi);
-    tap_ok(fabs(got - want) < 1e-4 * fmax(1, fabs(want)), "%s form: forward %.6f vs the double reference %.6f", f->name, got, want);
+    tap_ok(fabs(got - want) < 1e-4 * fmax(1, fabs(want)), "%s: forward %.6f vs the double reference %.6f",
+           f->label, got, want);
 
     double same = graph_loss(&lg, clean, clean, NULL);
     /* not quite 0: where the tone's envelope crosses its segment mean the
      * ESTOI column is nearly flat and its constant counts */
-    tap_ok(same >= 0 && same < 0.05, "%s form, identical waves: loss %.2e (0 up to the denominators' constants)",
-           f->name, same);
+    tap_ok(same >= 0 && same < 0.05, "%s, identical waves: loss %.2e (0 up to the denominators' constants)",
+           f->label, same);
     float *other = malloc(B * T * sizeof *other);
     for (int64_t i = 0; i < B * T; i++) /* noise bursting off the clean signal's beat */
         other[i] = (float)(0.1 * gauss()) * (float)pow(cos(2 * M_PI * 5 * (double)(i % T) / RATE), 2);
     double unrelated = graph_loss(&lg, other, clean, NULL);
-    tap_ok(unrelated > 1, "%s form, noise bursting between the clean bursts: loss %.3f, above 1 (anti-correlated; "
-           "the noisy copy %.3f)", f->name, unrelated, got);
+    tap_ok(unrelated > 1, "%s, noise bursting between the clean bursts: loss %.3f, above 1 (anti-correlated; "
+           "the noisy copy %.3f)", f->label, unrelated, got);
 
     /* gradient: central differences of the double reference at samples
      * inside the bursts (where the envelopes, and so the gradient, live) */
@@ -274,8 +277,8 @@ static void test_forward_and_gradient(const loss_form *f, jc_backend *be)
         checked++;
     }
     tap_ok(checked == 8 && scale > 0 && worst < 2e-2 * scale,
-           "%s form: backward vs finite differences of the reference at %d samples: worst error %.2e of "
-           "%.2e", f->name, checked, worst, scale);
+           "%s: backward vs finite differences of the reference at %d samples: worst error %.2e of "
+           "%.2e", f->label, checked, worst, scale);
     graph_close(&lg);
     free(clean);
     free(dec);
@@ -310,18 +313,42 @@ static void test_orders_like_metric(const loss_form *f, jc_backend *be)
     int ordered = 1;
     for (int k = 1; k < 4; k++)
         ordered &= loss[k] > loss[k - 1] && metric[k] < metric[k - 1];
-    tap_ok(ordered, "real speech in noise at 30, 15, 5, -5 dB: the %s loss rises (%.3f .. %.3f) as %s falls "
-           "(%.3f .. %.3f)", f->name, loss[0], loss[3], f->name, metric[0], metric[3]);
+    tap_ok(ordered, "%s, real speech in noise at 30, 15, 5, -5 dB: the loss rises (%.3f .. %.3f) as %s falls "
+           "(%.3f .. %.3f)", f->label, loss[0], loss[3], f->name, metric[0], metric[3]);
     double same = graph_loss(&lg, a.samples, a.samples, NULL);
-    tap_ok(same < 0.02, "real speech against itself: %s loss %.4f (< 0.02: few segments are flat enough for "
-           "the denominators' constants to matter)", f->name, same);
+    tap_ok(same < 0.02, "%s, real speech against itself: loss %.4f (< 0.02: few segments are flat enough for "
+           "the denominators' constants to matter)", f->label, same);
     graph_close(&lg);
     jt_audio_free(&a);
 }
 
+/* The backend: TEST_BACKEND in this test's OpenCL and Vulkan builds (skipped
+ * where the driver is absent), else JC_TEST_BACKEND, else the CPU. */
+static jc_backend *open_backend(const char **name)
+{
+#ifdef TEST_BACKEND
+    jc_error err = {0};
+    jc_backend *probe = jc_backend_open(TEST_BACKEND, NULL, &err);
+    if (!probe && (err.code == JC_ERR_DEVICE || err.code == JC_ERR_UNSUPPORTED)) {
+        char reason[600];
+        snprintf(reason, sizeof reason, "%s backend unavailable: %s", TEST_BACKEND, err.msg);
+        tap_skip_all(reason);
+    }
+    jc_backend_free(probe);
+    setenv("JC_TEST_BACKEND", TEST_BACKEND, 1);
+#endif
+    const char *env = getenv("JC_TEST_BACKEND");
+    *name = env ? env : "cpu";
+    return tu_backend();
+}
+
 int main(void)
 {
-    jc_backend *be = tu_backend();
+    const char *name;
+    jc_backend *be = open_backend(&name);
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++)
+        snprintf(forms[i].label, sizeof forms[i].label, "%s form%s%s", forms[i].name,
+                 strcmp(name, "cpu") ? " on " : "", strcmp(name, "cpu") ? name : "");
     jc_rng_seed(&rng, 7);
     tap_ok(jt_stoi_loss_segment(RATE) == 36 && jt_stoi_loss_min_samples(RATE) == 35 * JT_STOI_LOSS_HOP,
            "384 ms segments are 36 frames of 256 samples at 24 kHz");
