@@ -72,9 +72,12 @@ typedef struct {
     int is_cpu_driver;   /* 1 for the CPU backend, PoCL, lavapipe */
     int fp16;            /* fp16 arithmetic available */
     int subgroup_size;   /* 0 if unknown or unsupported */
-    int cooperative_matrix;
+    int cooperative_matrix; /* VK_KHR_cooperative_matrix */
+    int coopmat_m, coopmat_n, coopmat_k; /* its fp16 x fp16 -> fp32 subgroup shape (0: none) */
     int fp16_gemm;       /* GEMMs of inference graphs use fp16 products (see
                             jc_graph_allow_fp16): capable and not switched off */
+    int coopmat_gemm;    /* they run on the matrix units (cooperative matrix; Vulkan:
+                            JC_VULKAN_COOPMAT=1 and a shader compiler that knows it) */
 } jc_device_info;
 
 /* name: "cpu", "opencl", "vulkan" (those built in), or "auto": the first

@@ -23,6 +23,22 @@ static void fp16_gemm_line(const char *backend, const jc_device_info *in)
         printf("on (%s=0 turns it off)\n", sw);
 }
 
+/* The cooperative-matrix GEMM (Vulkan): on, or why not, for devices that
+ * have the extension. */
+static void coopmat_gemm_line(const jc_device_info *in)
+{
+    if (!in->cooperative_matrix)
+        return;
+    printf("           cooperative-matrix GEMM in inference graphs: ");
+    if (in->coopmat_gemm)
+        printf("on, %dx%dx%d fp16 (JC_VULKAN_COOPMAT=0 turns it off)\n", in->coopmat_m, in->coopmat_n,
+               in->coopmat_k);
+    else if (!in->coopmat_m)
+        printf("unavailable (no fp16 x fp16 -> fp32 subgroup shape)\n");
+    else
+        printf("off (JC_VULKAN_COOPMAT=1 turns it on where this build has its shader)\n");
+}
+
 int jt_cmd_devices(int argc, char **argv)
 {
     int as_json = 0;
@@ -33,7 +49,9 @@ int jt_cmd_devices(int argc, char **argv)
                    "vendor, driver, memory, compute units, fp16, subgroup size, cooperative matrix,\n"
                    "and whether inference GEMMs use fp16 products (Vulkan devices with fp16 and OpenCL\n"
                    "devices with cl_khr_fp16, only with JC_VULKAN_FP16=1 or JC_OPENCL_FP16=1: Vulkan's\n"
-                   "was not faster on the one GPU measured; training always runs fp32).\n"
+                   "was not faster on the one GPU measured; training always runs fp32), and whether they\n"
+                   "run on the matrix units (Vulkan's VK_KHR_cooperative_matrix, only with\n"
+                   "JC_VULKAN_COOPMAT=1, in builds whose shader compiler knows it; untested on a GPU).\n"
                    "--backend auto picks the first real GPU (Vulkan, then OpenCL), never a CPU driver\n"
                    "such as PoCL or lavapipe; JEPATOK_BACKEND sets the default of every command.\n");
             return 0;
@@ -59,11 +77,13 @@ int jt_cmd_devices(int argc, char **argv)
             if (as_json) {
                 printf("%s\n  {\"backend\": \"%s\", \"index\": %d, \"name\": \"%s\", \"vendor\": \"%s\", "
                        "\"driver\": \"%s\", \"memory_bytes\": %llu, \"compute_units\": %d, \"cpu_driver\": %s, "
-                       "\"fp16\": %s, \"fp16_gemm\": %s, \"subgroup_size\": %d, \"cooperative_matrix\": %s}",
+                       "\"fp16\": %s, \"fp16_gemm\": %s, \"subgroup_size\": %d, \"cooperative_matrix\": %s, "
+                       "\"coopmat_shape\": [%d, %d, %d], \"coopmat_gemm\": %s}",
                        first ? "" : ",", names[b], d, in->name, in->vendor, in->driver,
                        (unsigned long long)in->memory_bytes, in->compute_units, in->is_cpu_driver ? "true" : "false",
                        in->fp16 ? "true" : "false", in->fp16_gemm ? "true" : "false", in->subgroup_size,
-                       in->cooperative_matrix ? "true" : "false");
+                       in->cooperative_matrix ? "true" : "false", in->coopmat_m, in->coopmat_n, in->coopmat_k,
+                       in->coopmat_gemm ? "true" : "false");
                 first = 0;
             } else {
                 printf("%-7s %d  %s\n", names[b], d, in->name);
@@ -74,6 +94,7 @@ int jt_cmd_devices(int argc, char **argv)
                        in->is_cpu_driver ? ", runs on the CPU" : "", in->fp16 ? "yes" : "no", in->subgroup_size,
                        in->cooperative_matrix ? "yes" : "no");
                 fp16_gemm_line(names[b], in);
+                coopmat_gemm_line(in);
             }
         }
     }

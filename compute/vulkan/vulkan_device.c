@@ -106,6 +106,50 @@ int jc_vk_fp16_allowed_by_env(void)
     return v && atoi(v) > 0;
 }
 
+/* Off by default: JC_VULKAN_COOPMAT=1 turns the cooperative-matrix GEMM
+ * on for inference graphs, where the device and this build can run it.
+ * It has passed its tests only on lavapipe (Mesa 26.1, a CPU driver whose
+ * matrix units are emulated); it stays off until a GPU has run the tests
+ * and measured it faster (BENCHMARKS.md). */
+static int coopmat_allowed_by_env(void)
+{
+    const char *v = getenv("JC_VULKAN_COOPMAT");
+    return v && atoi(v) > 0;
+}
+
+/* The subgroup shape for fp16 x fp16 + fp32 -> fp32, 16 x 16 x 16 where
+ * offered (every vendor's tensor-core shape), else the first such one;
+ * none: the m, n, k fields stay 0. */
+static void coopmat_shape(jc_vk_fns *f, VkPhysicalDevice pd, jc_device_info *info)
+{
+    uint32_t n = 0;
+    if (!f->vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR ||
+        f->vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR(pd, &n, NULL) != VK_SUCCESS || n == 0)
+        return;
+    jc_vk_coopmat_properties *p = calloc(n, sizeof *p);
+    if (!p)
+        return;
+    for (uint32_t i = 0; i < n; i++)
+        p[i].sType = JC_VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_KHR;
+    if (f->vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR(pd, &n, p) == VK_SUCCESS)
+        for (uint32_t i = 0; i < n; i++) {
+            const jc_vk_coopmat_properties *q = &p[i];
+            if (q->AType != JC_VK_COMPONENT_FLOAT16 || q->BType != JC_VK_COMPONENT_FLOAT16 ||
+                q->CType != JC_VK_COMPONENT_FLOAT32 || q->ResultType != JC_VK_COMPONENT_FLOAT32 ||
+                q->scope != JC_VK_SCOPE_SUBGROUP || q->saturatingAccumulation)
+                continue;
+            int square16 = q->MSize == 16 && q->NSize == 16 && q->KSize == 16;
+            if (info->coopmat_m == 0 || square16) {
+                info->coopmat_m = (int)q->MSize;
+                info->coopmat_n = (int)q->NSize;
+                info->coopmat_k = (int)q->KSize;
+            }
+            if (square16)
+                break;
+        }
+    free(p);
+}
+
 void jc_vk_fill_info(jc_vk_fns *f, VkPhysicalDevice pd, jc_device_info *info)
 {
     VkPhysicalDeviceDriverProperties drv = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
@@ -141,6 +185,10 @@ void jc_vk_fill_info(jc_vk_fns *f, VkPhysicalDevice pd, jc_device_info *info)
     info->fp16_gemm = info->fp16 && jc_vk_fp16_allowed_by_env();
     info->subgroup_size = (int)sg.subgroupSize;
     info->cooperative_matrix = has_extension(f, pd, "VK_KHR_cooperative_matrix");
+    if (info->cooperative_matrix)
+        coopmat_shape(f, pd, info);
+    info->coopmat_gemm = info->coopmat_m > 0 && f16.shaderFloat16 && coopmat_allowed_by_env() &&
+                         jc_vk_have_shader("gemm_coopmat");
 }
 
 /* JC_VULKAN_GEMM=tiled[,TK] selects the shared-memory GEMM (shaders/
@@ -270,7 +318,9 @@ jc_status jc_vk_open_device(jc_vk_ctx *c, int index, jc_error *err)
         return jc_error_set(err, JC_ERR_UNSUPPORTED, "Vulkan device %s: Vulkan 1.2 needed, device offers %u.%u",
                             c->info.name, VK_API_VERSION_MAJOR(c->props.apiVersion),
                             VK_API_VERSION_MINOR(c->props.apiVersion));
-    VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+    jc_vk_coopmat_features cm = {.sType = JC_VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR};
+    VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
+                                            .pNext = c->info.cooperative_matrix ? &cm : NULL};
     VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f12};
     f->vkGetPhysicalDeviceFeatures2(c->phys, &f2);
     /* Tensors are addressed by 64-bit device addresses, which also lifts the
@@ -335,15 +385,25 @@ jc_status jc_vk_open_device(jc_vk_ctx *c, int index, jc_error *err)
     /* shaderFloat16 only when the fp16 GEMM will run: a device created
      * without it must never be given the gemm_f16 module */
     c->info.fp16_gemm = c->info.fp16_gemm && f12.shaderFloat16;
+    /* likewise the extension and its features (the shader also declares
+     * the Vulkan memory model) only when the cooperative-matrix GEMM will run */
+    c->info.coopmat_gemm = c->info.coopmat_gemm && cm.cooperativeMatrix && f12.vulkanMemoryModel;
+    jc_vk_coopmat_features en_cm = {.sType = JC_VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR,
+                                    .cooperativeMatrix = VK_TRUE};
     VkPhysicalDeviceVulkan12Features en12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
+                                             .pNext = c->info.coopmat_gemm ? &en_cm : NULL,
                                              .bufferDeviceAddress = VK_TRUE,
-                                             .shaderFloat16 = c->info.fp16_gemm ? VK_TRUE : VK_FALSE};
+                                             .shaderFloat16 = c->info.fp16_gemm || c->info.coopmat_gemm,
+                                             .vulkanMemoryModel = c->info.coopmat_gemm ? VK_TRUE : VK_FALSE};
     VkPhysicalDeviceFeatures2 en = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &en12};
+    const char *coopmat_ext = "VK_KHR_cooperative_matrix";
     VkDeviceCreateInfo dci = {
         .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
         .pNext = &en,
         .queueCreateInfoCount = 1,
         .pQueueCreateInfos = &qci,
+        .enabledExtensionCount = c->info.coopmat_gemm ? 1 : 0,
+        .ppEnabledExtensionNames = &coopmat_ext,
     };
     VkResult r = f->vkCreateDevice(c->phys, &dci, NULL, &c->device);
     if (r != VK_SUCCESS) {

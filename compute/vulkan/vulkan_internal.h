@@ -69,6 +69,28 @@
 
 #define JC_VK_DECLARE(name) PFN_##name name;
 
+/* VK_KHR_cooperative_matrix, declared here because Debian 12's Vulkan
+ * headers (1.3.239) predate it (1.3.255); layout and values as the Vulkan
+ * registry defines them (enums are 32-bit). */
+#define JC_VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR ((VkStructureType)1000506000)
+#define JC_VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_KHR ((VkStructureType)1000506001)
+enum { JC_VK_COMPONENT_FLOAT16 = 0, JC_VK_COMPONENT_FLOAT32 = 1, JC_VK_SCOPE_SUBGROUP = 3 };
+typedef struct {
+    VkStructureType sType;
+    void *pNext;
+    uint32_t MSize, NSize, KSize;
+    int32_t AType, BType, CType, ResultType; /* VkComponentTypeKHR */
+    VkBool32 saturatingAccumulation;
+    int32_t scope; /* VkScopeKHR */
+} jc_vk_coopmat_properties;
+typedef struct {
+    VkStructureType sType;
+    void *pNext;
+    VkBool32 cooperativeMatrix;
+    VkBool32 cooperativeMatrixRobustBufferAccess;
+} jc_vk_coopmat_features;
+typedef VkResult(VKAPI_PTR *jc_vk_coopmat_properties_fn)(VkPhysicalDevice, uint32_t *, jc_vk_coopmat_properties *);
+
 /* vulkan_loader.c */
 typedef struct {
     void *lib;
@@ -78,6 +100,7 @@ typedef struct {
     JC_VK_DEVICE_FNS(JC_VK_DECLARE)
     PFN_vkCreateDebugUtilsMessengerEXT vkCreateDebugUtilsMessengerEXT;
     PFN_vkDestroyDebugUtilsMessengerEXT vkDestroyDebugUtilsMessengerEXT;
+    jc_vk_coopmat_properties_fn vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR; /* optional */
 } jc_vk_fns;
 
 jc_status jc_vk_load(jc_vk_fns *f, jc_error *err);
@@ -87,7 +110,7 @@ jc_status jc_vk_load_device(jc_vk_fns *f, VkDevice dev, jc_error *err);
 const char *jc_vk_result_str(VkResult r);
 
 /* One cached compute pipeline: a shader with its specialization values. */
-#define JC_VK_MAX_SPEC 8
+#define JC_VK_MAX_SPEC 10
 typedef struct {
     int shader;
     int n_spec;
@@ -186,6 +209,7 @@ enum {
     JC_VK_SH_GEMM,
     JC_VK_SH_GEMM_F16,
     JC_VK_SH_GEMM_TILED,
+    JC_VK_SH_GEMM_COOPMAT,
     JC_VK_SH_BINARY,
     JC_VK_SH_UNARY,
     JC_VK_SH_REDUCE,
@@ -206,6 +230,9 @@ void jc_vk_pipelines_free(jc_vk_ctx *c);
 jc_status jc_vk_get_pipeline(jc_vk_ctx *c, int shader, const uint32_t *spec, int n_spec, VkPipeline *out,
                          jc_error *err);
 int jc_vk_have_shaders(void);
+/* Whether this build embeds shader `name` (the cooperative-matrix GEMM
+ * needs a compiler that knows GL_KHR_cooperative_matrix). */
+int jc_vk_have_shader(const char *name);
 
 /* vulkan_record.c: one command buffer for a whole graph */
 jc_status jc_vk_record_begin(jc_vk_ctx *c, jc_error *err);

@@ -72,6 +72,9 @@ jc_status jc_vk_load_instance(jc_vk_fns *f, VkInstance inst, jc_error *err)
         (PFN_vkCreateDebugUtilsMessengerEXT)f->vkGetInstanceProcAddr(inst, "vkCreateDebugUtilsMessengerEXT");
     f->vkDestroyDebugUtilsMessengerEXT =
         (PFN_vkDestroyDebugUtilsMessengerEXT)f->vkGetInstanceProcAddr(inst, "vkDestroyDebugUtilsMessengerEXT");
+    /* optional: only where the loader knows VK_KHR_cooperative_matrix */
+    f->vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR = (jc_vk_coopmat_properties_fn)f->vkGetInstanceProcAddr(
+        inst, "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR");
     return JC_OK;
 }
 

@@ -151,6 +151,27 @@ static void gemm_tiles(const jc_vk_ctx *c, uint32_t M, uint32_t mode, uint32_t *
     spec[4] = mode;
 }
 
+/* The cooperative-matrix GEMM's shape (shaders/gemm_coopmat.comp): 4
+ * subgroups of the device's subgroup size, each 2 x 2 matrices of the
+ * device's LM x LN shape, slices of 2 LK; every GEMM shape takes it (the
+ * matrix units make even a half-empty tile cheap).  Tuned on nothing yet:
+ * lavapipe is the only driver it has run on.  0 when it is off or its
+ * shared memory would not fit. */
+static int coopmat_tiles(const jc_vk_ctx *c, uint32_t *spec)
+{
+    if (!c->info.coopmat_gemm || c->info.subgroup_size <= 0)
+        return 0;
+    uint32_t lm = (uint32_t)c->info.coopmat_m, ln = (uint32_t)c->info.coopmat_n, lk = (uint32_t)c->info.coopmat_k;
+    uint32_t wg_m = 4, tm = 2, tn = 2, tk = 2 * lk;
+    size_t bm = wg_m * tm * lm, bn = tn * ln;
+    size_t shared = 2 * (bm * (tk + 8) + tk * (bn + 8)) + 4 * (size_t)wg_m * lm * ln;
+    if (shared > c->props.limits.maxComputeSharedMemorySize)
+        return 0;
+    uint32_t s[9] = {(uint32_t)c->info.subgroup_size, wg_m, tm, tn, spec[4], tk, lm, ln, lk};
+    memcpy(spec, s, sizeof s);
+    return 1;
+}
+
 /* The variants take the same tiles, push constants and grid, so
  * JC_VULKAN_GEMM_TILE tunes them all.  The fp16-product one
  * (shaders/gemm_f16.comp) differs only in the arithmetic; only inference
@@ -161,6 +182,8 @@ static void gemm_tiles(const jc_vk_ctx *c, uint32_t M, uint32_t mode, uint32_t *
  * slices fit the device's shared memory; spec[5] is its slice depth. */
 static int gemm_shader(const jc_vk_ctx *c, uint32_t M, uint32_t *spec)
 {
+    if (c->graph && jc_graph_fp16_ok(c->graph) && coopmat_tiles(c, spec))
+        return JC_VK_SH_GEMM_COOPMAT;
     if (c->info.fp16_gemm && c->graph && jc_graph_fp16_ok(c->graph))
         return JC_VK_SH_GEMM_F16;
     uint32_t tk = c->gemm_tiled_tk, bm = spec[1] * spec[2], bn = spec[0] * spec[3];
@@ -185,16 +208,34 @@ static uint32_t tiled_pass_steps(const uint32_t *spec)
     return steps < tk ? tk : steps;
 }
 
+/* The same for the cooperative-matrix kernel: per slice its invocations
+ * loop over their share of both slices' loads and over the slice's LK
+ * steps, each loading TM + TN matrices. */
+static uint32_t coopmat_pass_steps(const uint32_t *spec)
+{
+    uint32_t threads = spec[0] * spec[1], bm = spec[1] * spec[2] * spec[6], bn = spec[3] * spec[7];
+    uint32_t tk = spec[5], lk = spec[8];
+    uint32_t per_slice =
+        (bm * tk + threads - 1) / threads + (bn * tk + threads - 1) / threads + tk / lk * (spec[2] + spec[3]) + 1;
+    uint32_t steps = MAX_LOOP / per_slice * tk;
+    return steps < tk ? tk : steps;
+}
+
 static jc_status run_gemm(jc_vk_ctx *c, gemm_pc *pc, uint32_t mode, uint32_t batch, const jc_vk_access *acc,
                           int n_acc, jc_error *err)
 {
-    uint32_t spec[6];
+    uint32_t spec[9];
     gemm_tiles(c, pc->M, mode, spec);
     int shader = gemm_shader(c, pc->M, spec);
-    int n_spec = shader == JC_VK_SH_GEMM_TILED ? 6 : 5;
-    uint32_t span = shader == JC_VK_SH_GEMM_TILED ? tiled_pass_steps(spec) : MAX_LOOP;
-    uint32_t gx = (pc->N + spec[0] * spec[3] - 1) / (spec[0] * spec[3]);
-    uint32_t gy = (pc->M + spec[1] * spec[2] - 1) / (spec[1] * spec[2]);
+    int n_spec = shader == JC_VK_SH_GEMM_COOPMAT ? 9 : shader == JC_VK_SH_GEMM_TILED ? 6 : 5;
+    uint32_t span = shader == JC_VK_SH_GEMM_COOPMAT ? coopmat_pass_steps(spec)
+                    : shader == JC_VK_SH_GEMM_TILED ? tiled_pass_steps(spec)
+                                                     : MAX_LOOP;
+    /* the rows and columns of y a workgroup covers */
+    uint32_t bm = shader == JC_VK_SH_GEMM_COOPMAT ? spec[1] * spec[2] * spec[6] : spec[1] * spec[2];
+    uint32_t bn = shader == JC_VK_SH_GEMM_COOPMAT ? spec[3] * spec[7] : spec[0] * spec[3];
+    uint32_t gx = (pc->N + bn - 1) / bn;
+    uint32_t gy = (pc->M + bm - 1) / bm;
     jc_status s = JC_OK;
     pc->r_begin = 0;
     do {

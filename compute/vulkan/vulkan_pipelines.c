@@ -12,6 +12,7 @@
 
 static const char *const shader_names[JC_VK_SH_COUNT] = {
     [JC_VK_SH_GEMM] = "gemm",     [JC_VK_SH_GEMM_F16] = "gemm_f16",   [JC_VK_SH_GEMM_TILED] = "gemm_tiled",
+    [JC_VK_SH_GEMM_COOPMAT] = "gemm_coopmat",
     [JC_VK_SH_BINARY] = "binary",
     [JC_VK_SH_UNARY] = "unary",   [JC_VK_SH_REDUCE] = "reduce",       [JC_VK_SH_REDUCE_SG] = "reduce_sg",
     [JC_VK_SH_GATHER] = "gather", [JC_VK_SH_AXIS] = "axis",           [JC_VK_SH_FRAMES] = "frames",
@@ -28,6 +29,8 @@ static const jc_vk_spirv *find_spirv(const char *name)
 }
 
 int jc_vk_have_shaders(void) { return jc_vk_spirv_modules[0].name != NULL; }
+
+int jc_vk_have_shader(const char *name) { return find_spirv(name) != NULL; }
 
 /* ------------------------------------------------------- pipeline cache */
 
