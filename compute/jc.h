@@ -78,6 +78,7 @@ typedef struct {
                             jc_graph_allow_fp16): capable and not switched off */
     int coopmat_gemm;    /* they run on the matrix units (cooperative matrix; Vulkan:
                             JC_VULKAN_COOPMAT=1 and a shader compiler that knows it) */
+    int coopmat_shader;  /* this build embeds that GEMM's shader */
 } jc_device_info;
 
 /* name: "cpu", "opencl", "vulkan" (those built in), or "auto": the first

@@ -53,7 +53,7 @@ step() { # step SECONDS FILE TITLE COMMAND...: run with a limit, log under a tit
 } >"$out/env.txt" 2>&1
 cat "$out/env.txt"
 
-for t in test-backend-vulkan test-backend-opencl test-vulkan-fp16 test-opencl-fp16 \
+for t in test-backend-vulkan test-backend-opencl test-vulkan-fp16 test-opencl-fp16 test-vulkan-coopmat \
     test-model-vulkan test-model-opencl; do
     step 120 tests.txt "$t" "$bin/$t"
 done
@@ -98,6 +98,14 @@ for v in "registers 16,16,4,4" "registers 16,16,4,8" "tiled 16,16,4,4" "tiled 16
         --only matmul,conv
 done
 grep -E '^## .*tile|^matmul|^conv' "$out/bench.txt" | tail -40
+# the cooperative-matrix GEMM (where the pack embeds its shader: JT_SPIRV_C
+# in device-pack.sh) against the fp32 kernels, and on the codec
+step 60 bench.txt "bench ops --backend vulkan --quick, JC_VULKAN_COOPMAT=1" env JC_VULKAN_COOPMAT=1 \
+    "$bin/jepatok" bench ops --backend vulkan --quick --only matmul,conv
+grep -E '^## .*COOPMAT|^matmul|^conv' "$out/bench.txt" | tail -12
+step 60 codec.txt "bench codec --backend vulkan, JC_VULKAN_COOPMAT=1" env JC_VULKAN_COOPMAT=1 \
+    "$bin/jepatok" bench codec --model models/default.safetensors --backend vulkan
+tail -4 "$out/codec.txt"
 # the depthwise convolution's direct kernels against the implicit GEMM
 step 60 bench.txt "bench ops --backend vulkan --quick --only depthwise, JC_VULKAN_NO_DIRECT_DW=1" \
     env JC_VULKAN_NO_DIRECT_DW=1 "$bin/jepatok" bench ops --backend vulkan --quick --only depthwise

@@ -21,6 +21,10 @@
 # DIR/debs  Debian's libvulkan1 and GL dispatch packages, for an image
 #           without a Vulkan loader
 # DIR/corpus is left as it is: scripts/device-corpus.sh makes it.
+# JT_SPIRV_C=FILE: embed the shaders of FILE (a compute/vulkan/vulkan_spirv.c
+# built elsewhere) instead of compiling them here: Debian 12's glslc cannot
+# compile the cooperative-matrix GEMM, and scripts/check-coopmat-trixie.sh
+# leaves one with it in DIR/root/jepatok/compute/vulkan/ of its chroot.
 # Then, on the device: scripts/device-check.sh DIR or
 # scripts/device-train.sh DIR (those files say how).
 set -eu
@@ -38,9 +42,16 @@ cd "$dir/src"
 autoreconf -fi >/dev/null 2>&1
 # No -march=native: the device's processor is another one.  No OpenBLAS:
 # our own GEMM dispatches on the processor at run time.
-./configure -q --disable-shared --without-blas --enable-opencl --enable-vulkan
+glslc_arg=
+if [ -n "${JT_SPIRV_C:-}" ]; then
+    cp "$JT_SPIRV_C" compute/vulkan/vulkan_spirv.c
+    glslc_arg=GLSLC=none # configure then takes the file as a release tarball's
+fi
+# shellcheck disable=SC2086 # empty or one word
+./configure -q --disable-shared --without-blas --enable-opencl --enable-vulkan $glslc_arg
 programs="jepatok tests/test-backend-opencl tests/test-backend-vulkan \
-tests/test-model-opencl tests/test-model-vulkan tests/test-opencl-fp16 tests/test-vulkan-fp16"
+tests/test-model-opencl tests/test-model-vulkan tests/test-opencl-fp16 tests/test-vulkan-fp16 \
+tests/test-vulkan-coopmat"
 # shellcheck disable=SC2086 # a list of words
 make -s -j"$(nproc)" $programs
 # shellcheck disable=SC2086

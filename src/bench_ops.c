@@ -294,7 +294,7 @@ int jt_bench_ops(int argc, char **argv)
                    "time those peaks allow (arithmetic or memory traffic, whichever bounds it; each\n"
                    "operation repeated in one graph run), on every chosen backend side by side.  GEMM\n"
                    "rows also run with fp16 products where that path is on (`jepatok devices` says\n"
-                   "where).\n"
+                   "where; with JC_VULKAN_COOPMAT=1 they run on Vulkan's matrix units).\n"
                    "  --quick      rounds of 0.05 s instead of 0.2 s\n"
                    "  --only LIST  only the rows whose name contains one of the comma-separated\n"
                    "               words of LIST (e.g. matmul,conv or softmax)\n");
@@ -358,8 +358,8 @@ int jt_bench_ops(int argc, char **argv)
             jc_error err = {0};
             jc_device_info info;
             jc_backend_device_info(bes[b], &info);
-            /* a backend without the fp16 path would only time fp32 again */
-            if (rows[k].fp16 && !info.fp16_gemm) {
+            /* a backend without an fp16 path would only time fp32 again */
+            if (rows[k].fp16 && !info.fp16_gemm && !info.coopmat_gemm) {
                 printf(" %21s", "no fp16 path");
                 continue;
             }
@@ -387,7 +387,8 @@ int jt_bench_ops(int argc, char **argv)
            " which), for its arithmetic and its least memory traffic.  Each operation is repeated in one\n"
            " graph run until that least time reaches %.0f ms (at most %d times), so a GPU's cost per\n"
            " submission is shared as in a model's graph; best of 3 rounds of >= %.2f s.  Rows without\n"
-           " \"fp16\" run fp32 everywhere; fp16 rows (only with JC_VULKAN_FP16=1 or JC_OPENCL_FP16=1) are\n"
+           " \"fp16\" run fp32 everywhere; fp16 rows (only with JC_VULKAN_FP16=1, JC_VULKAN_COOPMAT=1 or\n"
+           " JC_OPENCL_FP16=1; the cooperative-matrix GEMM where it is on) are\n"
            " against the fp32 FMA peak)\n",
            REPS_SECONDS * 1e3, MAX_REPS, min_time);
     for (int b = 0; b < n_be; b++)

@@ -35,8 +35,10 @@ static void coopmat_gemm_line(const jc_device_info *in)
                in->coopmat_k);
     else if (!in->coopmat_m)
         printf("unavailable (no fp16 x fp16 -> fp32 subgroup shape)\n");
+    else if (!in->coopmat_shader)
+        printf("unavailable (this build's shader compiler lacked GL_KHR_cooperative_matrix)\n");
     else
-        printf("off (JC_VULKAN_COOPMAT=1 turns it on where this build has its shader)\n");
+        printf("off (JC_VULKAN_COOPMAT=1 turns it on)\n");
 }
 
 int jt_cmd_devices(int argc, char **argv)

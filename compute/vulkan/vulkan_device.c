@@ -187,8 +187,8 @@ void jc_vk_fill_info(jc_vk_fns *f, VkPhysicalDevice pd, jc_device_info *info)
     info->cooperative_matrix = has_extension(f, pd, "VK_KHR_cooperative_matrix");
     if (info->cooperative_matrix)
         coopmat_shape(f, pd, info);
-    info->coopmat_gemm = info->coopmat_m > 0 && f16.shaderFloat16 && coopmat_allowed_by_env() &&
-                         jc_vk_have_shader("gemm_coopmat");
+    info->coopmat_shader = jc_vk_have_shader("gemm_coopmat");
+    info->coopmat_gemm = info->coopmat_m > 0 && f16.shaderFloat16 && coopmat_allowed_by_env() && info->coopmat_shader;
 }
 
 /* JC_VULKAN_GEMM=tiled[,TK] selects the shared-memory GEMM (shaders/
