@@ -6,8 +6,12 @@
 // The operands, modes and output are gemm_operands.glsl's, as in every
 // GEMM kernel here.
 //
-// A workgroup is WG_M subgroups of WG_N (= the subgroup size) invocations
-// and computes a BM x BN tile of y: subgroup s owns rows [s*TM*LM, +TM*LM)
+// A workgroup is WG_M subgroups of WG_N (= the subgroup size the device
+// reports) invocations and computes a BM x BN tile of y.  That takes the
+// device to run it as exactly WG_M subgroups: true of NVIDIA's and
+// lavapipe's fixed sizes; a device whose subgroup size varies (Intel, AMD)
+// would need the pipeline to require the size (VK_EXT_subgroup_size_control),
+// which is not done yet.  Of the tile, subgroup s owns rows [s*TM*LM, +TM*LM)
 // and all BN = TN*LN columns, as TM x TN accumulators of LM x LN (the
 // device's cooperative-matrix shape, LM x LK times LK x LN).  The
 // reduction runs in slices of TK steps: the workgroup stages the slice's

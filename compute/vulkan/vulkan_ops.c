@@ -172,7 +172,9 @@ static int coopmat_tiles(const jc_vk_ctx *c, uint32_t *spec)
     return 1;
 }
 
-/* The variants take the same tiles, push constants and grid, so
+/* The cooperative-matrix GEMM comes first where it is on (inference
+ * graphs, JC_VULKAN_COOPMAT=1), with its own tiles (coopmat_tiles).  The
+ * other variants take the same tiles, push constants and grid, so
  * JC_VULKAN_GEMM_TILE tunes them all.  The fp16-product one
  * (shaders/gemm_f16.comp) differs only in the arithmetic; only inference
  * graphs get it (jc_graph_fp16_ok, jc_vk_fp16_allowed_by_env).  The
