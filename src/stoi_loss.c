@@ -1,5 +1,6 @@
-/* stoi_loss.c: a differentiable stand-in for STOI, used as an optional
- * stage-2 training term (stoi_weight; see stoi_loss.h).
+/* stoi_loss.c: differentiable stand-ins for STOI and ESTOI, used as
+ * optional stage-2 training terms (stoi_weight, estoi_weight; see
+ * stoi_loss.h).
  *
  * STOI compares, band by band, the short-time temporal envelopes of clean
  * and decoded speech: 15 one-third-octave bands from 150 Hz, envelopes of
@@ -16,7 +17,11 @@
  *     clips) and no removal of silent frames (the crops are short speech);
  *     instead each correlation's denominator carries a small constant, so
  *     a segment whose clean envelope is nearly flat (silence, padding)
- *     scores near 0 whatever the decoder does and pushes nowhere. */
+ *     scores near 0 whatever the decoder does and pushes nowhere.
+ * The ESTOI form (estoi_weight) differs from ESTOI in the same ways and
+ * scores each frame's column of the 15 normalised bands, so that the
+ * spectral shape, not only each band's level, must move as the clean
+ * one does; its columns carry a tiny constant too (stoi_loss.h). */
 #include <math.h>
 
 #include "stoi_loss.h"
