@@ -200,6 +200,21 @@ static inline void fp16_check_all(jc_backend *cpu, const fp16_pair *p, jc_rng *r
         fp16_check_case(cpu, p, &fp16_cases[i], rng);
 }
 
+/* fp16_check_all against a CPU backend opened here, inputs drawn from
+ * seed; then p's two backends and the CPU's are freed. */
+static inline void fp16_check_all_and_free(const fp16_pair *p, uint64_t seed)
+{
+    jc_error err = {0};
+    jc_backend *cpu = jc_backend_open("cpu", NULL, &err);
+    tu_check(cpu ? JC_OK : err.code, &err, "cpu backend");
+    jc_rng rng;
+    jc_rng_seed(&rng, seed);
+    fp16_check_all(cpu, p, &rng);
+    jc_backend_free(p->off);
+    jc_backend_free(p->on);
+    jc_backend_free(cpu);
+}
+
 /* Open a GPU backend by name (with the environment as the caller set it),
  * or bail out.  may_skip: skip the whole test instead (1..0 # SKIP) when the
  * driver or device is absent; only for the first backend a test opens, so

@@ -47,15 +47,7 @@ int main(void)
     tap_ok(info.coopmat_gemm == 1, "JC_VULKAN_COOPMAT=1: device reports the cooperative-matrix GEMM on");
     tap_ok(info_off.coopmat_gemm == 0, "JC_VULKAN_COOPMAT=0: device reports it off");
 
-    jc_error err = {0};
-    jc_backend *cpu = jc_backend_open("cpu", NULL, &err);
-    tu_check(cpu ? JC_OK : err.code, &err, "cpu backend");
-    jc_rng rng;
-    jc_rng_seed(&rng, 1717);
     fp16_pair pair = {"vulkan coopmat", "JC_VULKAN_COOPMAT=0", vk, vk_off};
-    fp16_check_all(cpu, &pair, &rng);
-    jc_backend_free(vk_off);
-    jc_backend_free(vk);
-    jc_backend_free(cpu);
+    fp16_check_all_and_free(&pair, 1717);
     return tap_done();
 }

@@ -33,15 +33,7 @@ int main(void)
     tap_ok(info.fp16_gemm == 1, "JC_VULKAN_FP16=1: device reports the fp16 GEMM on");
     tap_ok(info_off.fp16_gemm == 0, "JC_VULKAN_FP16=0: device reports it off");
 
-    jc_error err = {0};
-    jc_backend *cpu = jc_backend_open("cpu", NULL, &err);
-    tu_check(cpu ? JC_OK : err.code, &err, "cpu backend");
-    jc_rng rng;
-    jc_rng_seed(&rng, 1616);
     fp16_pair pair = {"vulkan", "JC_VULKAN_FP16=0", vk, vk_off};
-    fp16_check_all(cpu, &pair, &rng);
-    jc_backend_free(vk_off);
-    jc_backend_free(vk);
-    jc_backend_free(cpu);
+    fp16_check_all_and_free(&pair, 1616);
     return tap_done();
 }
