@@ -139,14 +139,13 @@ int jt_gen_step_build(jt_gen_step *s, jt_stage2 *m, jc_adamw *opt_gen, jc_adamw 
     s->l1 = jc_l1_loss(g, s->fake, s->wave, s->smask);
     s->stft = jt_mrstft_loss(g, s->fake, s->wave);
     s->loss = jc_add(g, s->l1, jc_scale(g, s->stft, c->stft_weight, 0));
-    if (c->stoi_weight > 0) {
-        s->stoi = jt_stoi_loss(g, s->fake, s->wave, c->sample_rate);
+    if (c->stoi_weight > 0 || c->estoi_weight > 0)
+        jt_stoi_losses(g, s->fake, s->wave, c->sample_rate, c->stoi_weight > 0 ? &s->stoi : NULL,
+                       c->estoi_weight > 0 ? &s->estoi : NULL);
+    if (s->stoi)
         s->loss = jc_add(g, s->loss, jc_scale(g, s->stoi, c->stoi_weight, 0));
-    }
-    if (c->estoi_weight > 0) {
-        s->estoi = jt_estoi_loss(g, s->fake, s->wave, c->sample_rate);
+    if (s->estoi)
         s->loss = jc_add(g, s->loss, jc_scale(g, s->estoi, c->estoi_weight, 0));
-    }
     if (adversarial) {
         jt_disc_out out = {0};
         discriminate(&disc, &m->shape, s->wave, s->fake, &out);

@@ -70,27 +70,18 @@ static jc_tensor *normalised(jc_graph *g, jc_tensor *x, int axis, float eps)
     return jc_div(g, x, jc_sqrt(g, jc_scale(g, jc_sum(g, jc_sqr(g, x), axis), 1, eps)));
 }
 
-/* decoded and clean [B, 1, T] -> their centred envelope segments [B * bands, S, N] */
-static void both_segments(jc_graph *g, jc_tensor *decoded, jc_tensor *clean, int rate, jc_tensor **y,
-                          jc_tensor **x)
+/* decoded and clean [B, 1, T] -> their envelope segments [B * bands, S,
+ * N], each row centred and of unit norm (up to JT_STOI_LOSS_EPS): what both
+ * forms start from */
+static void unit_rows(jc_graph *g, jc_tensor *decoded, jc_tensor *clean, int rate, jc_tensor **y, jc_tensor **x)
 {
     int64_t B = jc_tensor_dim(clean, 0), T = jc_tensor_dim(clean, 2);
     float w[JT_STOI_LOSS_BINS * JT_STOI_LOSS_BANDS] = {0};
     band_matrix(w, rate);
     jc_tensor *bands = jc_constant(g, "stoi_loss.bands", 2, (int64_t[]){JT_STOI_LOSS_BINS, JT_STOI_LOSS_BANDS}, w);
     int n = jt_stoi_loss_segment(rate);
-    *y = segments(g, jc_reshape(g, decoded, 2, (int64_t[]){B, T}), bands, n);
-    *x = segments(g, jc_reshape(g, clean, 2, (int64_t[]){B, T}), bands, n);
-}
-
-jc_tensor *jt_stoi_loss(jc_graph *g, jc_tensor *decoded, jc_tensor *clean, int rate)
-{
-    jc_tensor *x, *y;
-    both_segments(g, decoded, clean, rate, &y, &x);
-    /* corr = xy / sqrt((xx + eps)(yy + eps)), the two norms taken apart */
-    jc_tensor *corr = jc_sum(g, jc_mul(g, normalised(g, x, -1, JT_STOI_LOSS_EPS),
-                                       normalised(g, y, -1, JT_STOI_LOSS_EPS)), -1);
-    return jc_scale(g, jc_mean_all(g, corr), -1, 1);
+    *y = normalised(g, segments(g, jc_reshape(g, decoded, 2, (int64_t[]){B, T}), bands, n), -1, JT_STOI_LOSS_EPS);
+    *x = normalised(g, segments(g, jc_reshape(g, clean, 2, (int64_t[]){B, T}), bands, n), -1, JT_STOI_LOSS_EPS);
 }
 
 /* [B * bands, S, N] rows of unit norm -> [B, S, N, bands] columns, centred
@@ -103,12 +94,31 @@ static jc_tensor *spectral_columns(jc_graph *g, jc_tensor *rows, int64_t B)
     return normalised(g, jc_sub(g, c, jc_mean(g, c, -1)), -1, JT_ESTOI_LOSS_EPS);
 }
 
+void jt_stoi_losses(jc_graph *g, jc_tensor *decoded, jc_tensor *clean, int rate, jc_tensor **stoi,
+                    jc_tensor **estoi)
+{
+    jc_tensor *x, *y;
+    unit_rows(g, decoded, clean, rate, &y, &x);
+    /* STOI: corr = xy / sqrt((xx + eps)(yy + eps)), the rows' products */
+    if (stoi)
+        *stoi = jc_scale(g, jc_mean_all(g, jc_sum(g, jc_mul(g, x, y), -1)), -1, 1);
+    if (estoi) {
+        int64_t B = jc_tensor_dim(clean, 0);
+        jc_tensor *xc = spectral_columns(g, x, B), *yc = spectral_columns(g, y, B);
+        *estoi = jc_scale(g, jc_mean_all(g, jc_sum(g, jc_mul(g, xc, yc), -1)), -1, 1);
+    }
+}
+
+jc_tensor *jt_stoi_loss(jc_graph *g, jc_tensor *decoded, jc_tensor *clean, int rate)
+{
+    jc_tensor *l;
+    jt_stoi_losses(g, decoded, clean, rate, &l, NULL);
+    return l;
+}
+
 jc_tensor *jt_estoi_loss(jc_graph *g, jc_tensor *decoded, jc_tensor *clean, int rate)
 {
-    int64_t B = jc_tensor_dim(clean, 0);
-    jc_tensor *x, *y;
-    both_segments(g, decoded, clean, rate, &y, &x);
-    x = spectral_columns(g, normalised(g, x, -1, JT_STOI_LOSS_EPS), B);
-    y = spectral_columns(g, normalised(g, y, -1, JT_STOI_LOSS_EPS), B);
-    return jc_scale(g, jc_mean_all(g, jc_sum(g, jc_mul(g, x, y), -1)), -1, 1);
+    jc_tensor *l;
+    jt_stoi_losses(g, decoded, clean, rate, NULL, &l);
+    return l;
 }

@@ -41,5 +41,9 @@ jc_tensor *jt_stoi_loss(jc_graph *g, jc_tensor *decoded, jc_tensor *clean, int r
  * mean over frames of the columns' inner products.  It rewards the
  * spectral shape moving as the clean one does, not each band on its own. */
 jc_tensor *jt_estoi_loss(jc_graph *g, jc_tensor *decoded, jc_tensor *clean, int rate);
+/* Either or both (a NULL pointer skips one) from one set of envelopes:
+ * both terms in a training graph cost one STFT per wave, not two. */
+void jt_stoi_losses(jc_graph *g, jc_tensor *decoded, jc_tensor *clean, int rate, jc_tensor **stoi,
+                    jc_tensor **estoi);
 
 #endif
