@@ -215,24 +215,4 @@ static inline void fp16_check_all_and_free(const fp16_pair *p, uint64_t seed)
     jc_backend_free(cpu);
 }
 
-/* Open a GPU backend by name (with the environment as the caller set it),
- * or bail out.  may_skip: skip the whole test instead (1..0 # SKIP) when the
- * driver or device is absent; only for the first backend a test opens, so
- * that a later failure (of the fp16 kernels, say) is never a skip. */
-static inline jc_backend *fp16_open(const char *name, int may_skip)
-{
-    jc_error err = {0};
-    jc_backend *be = jc_backend_open(name, NULL, &err);
-    if (!be) {
-        if (may_skip && (err.code == JC_ERR_DEVICE || err.code == JC_ERR_UNSUPPORTED)) {
-            char reason[600];
-            snprintf(reason, sizeof reason, "%s backend unavailable: %s", name, err.msg);
-            tap_skip_all(reason);
-        }
-        printf("Bail out! %s: %s\n", name, err.msg);
-        exit(1);
-    }
-    return be;
-}
-
 #endif

@@ -381,16 +381,7 @@ int main(int argc, char **argv)
     bname = argc > 1 ? argv[1] : TEST_BACKEND;
     label = argc > 2 ? argv[2] : bname;
     jc_error err = {0};
-    dev = jc_backend_open(bname, NULL, &err);
-    if (!dev) {
-        if (err.code == JC_ERR_DEVICE || err.code == JC_ERR_UNSUPPORTED) {
-            char reason[600];
-            snprintf(reason, sizeof reason, "%s backend unavailable: %s", bname, err.msg);
-            tap_skip_all(reason);
-        }
-        printf("Bail out! %s: %s\n", bname, err.msg);
-        return 1;
-    }
+    dev = tu_open(bname, 1);
     jc_device_info info;
     jc_backend_device_info(dev, &info);
     tap_diag("%s device: %s (%s), driver %s", bname, info.name, info.vendor, info.driver);

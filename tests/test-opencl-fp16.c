@@ -106,7 +106,7 @@ static jc_backend *open_with(const char *family, const char *mode)
         setenv("JC_OPENCL_FP16", mode, 1);
     else
         unsetenv("JC_OPENCL_FP16");
-    jc_backend *be = fp16_open("opencl", 0);
+    jc_backend *be = tu_open("opencl", 0);
     unsetenv("JC_OPENCL_FP16");
     unsetenv("JC_OPENCL_GEMM");
     return be;
@@ -118,7 +118,7 @@ int main(void)
     unsetenv("JC_OPENCL_FP16");
     unsetenv("JC_OPENCL_GEMM");
     setenv("JC_OPENCL_FP16", "0", 1);
-    jc_backend *probe = fp16_open("opencl", 1); /* only a missing driver or device skips */
+    jc_backend *probe = tu_open("opencl", 1); /* only a missing driver or device skips */
     unsetenv("JC_OPENCL_FP16");
     jc_device_info info;
     jc_backend_device_info(probe, &info);

@@ -17,7 +17,7 @@ static jc_device_info opened_info(const char *coopmat_env, int may_skip, jc_back
         setenv("JC_VULKAN_COOPMAT", coopmat_env, 1);
     else
         unsetenv("JC_VULKAN_COOPMAT");
-    *out = fp16_open("vulkan", may_skip);
+    *out = tu_open("vulkan", may_skip);
     jc_device_info info;
     jc_backend_device_info(*out, &info);
     return info;

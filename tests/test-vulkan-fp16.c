@@ -13,7 +13,7 @@ int main(void)
 {
     /* the test decides the switch itself, whatever the caller's environment */
     unsetenv("JC_VULKAN_FP16");
-    jc_backend *vk_default = fp16_open("vulkan", 1);
+    jc_backend *vk_default = tu_open("vulkan", 1);
     jc_device_info info_default;
     jc_backend_device_info(vk_default, &info_default);
     jc_backend_free(vk_default);
@@ -23,9 +23,9 @@ int main(void)
     tap_ok(info_default.fp16_gemm == 0, "JC_VULKAN_FP16 unset: the fp16 GEMM is off by default on this %s",
            info_default.is_cpu_driver ? "CPU driver" : "GPU");
     setenv("JC_VULKAN_FP16", "1", 1);
-    jc_backend *vk = fp16_open("vulkan", 0);
+    jc_backend *vk = tu_open("vulkan", 0);
     setenv("JC_VULKAN_FP16", "0", 1);
-    jc_backend *vk_off = fp16_open("vulkan", 0);
+    jc_backend *vk_off = tu_open("vulkan", 0);
     unsetenv("JC_VULKAN_FP16");
     jc_device_info info, info_off;
     jc_backend_device_info(vk, &info);

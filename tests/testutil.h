@@ -9,24 +9,40 @@
 #include "jc.h"
 #include "tap.h"
 
-/* The backend under test: JC_TEST_BACKEND (default cpu).  These tests hold
- * every backend to fp32 accuracy, so the fp16-product GEMMs of Vulkan and
- * OpenCL (used in inference graphs by default where the device can) are
- * switched off here; tests/test-vulkan-fp16 and tests/test-opencl-fp16
- * check them against their own bound. */
-static inline jc_backend *tu_backend(void)
+/* Open a backend by name (with the environment as the caller set it), or
+ * bail out.  may_skip: skip the whole test instead (1..0 # SKIP) when the
+ * driver or device is absent; only for the first backend a test opens, so
+ * that a later failure (of the fp16 kernels, say) is never a skip. */
+static inline jc_backend *tu_open(const char *name, int may_skip)
 {
-    const char *name = getenv("JC_TEST_BACKEND");
-    setenv("JC_VULKAN_FP16", "0", 1);
-    setenv("JC_OPENCL_FP16", "0", 1);
     jc_error err = {0};
-    jc_backend *be = jc_backend_open(name ? name : "cpu", NULL, &err);
+    jc_backend *be = jc_backend_open(name, NULL, &err);
     if (!be) {
-        printf("Bail out! cannot open backend: %s\n", err.msg);
+        if (may_skip && (err.code == JC_ERR_DEVICE || err.code == JC_ERR_UNSUPPORTED)) {
+            char reason[600];
+            snprintf(reason, sizeof reason, "%s backend unavailable: %s", name, err.msg);
+            tap_skip_all(reason);
+        }
+        printf("Bail out! cannot open backend %s: %s\n", name, err.msg);
         exit(1);
     }
     return be;
 }
+
+/* The backend under test: JC_TEST_BACKEND (default cpu).  These tests hold
+ * every backend to fp32 accuracy, so the fp16-product GEMMs of Vulkan and
+ * OpenCL (used in inference graphs by default where the device can) are
+ * switched off here; tests/test-vulkan-fp16 and tests/test-opencl-fp16
+ * check them against their own bound.  may_skip as tu_open's. */
+static inline jc_backend *tu_backend_or_skip(int may_skip)
+{
+    const char *name = getenv("JC_TEST_BACKEND");
+    setenv("JC_VULKAN_FP16", "0", 1);
+    setenv("JC_OPENCL_FP16", "0", 1);
+    return tu_open(name ? name : "cpu", may_skip);
+}
+
+static inline jc_backend *tu_backend(void) { return tu_backend_or_skip(0); }
 
 static inline float *tu_random(jc_rng *r, int64_t n, float lo, float hi)
 {
